@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""File I/O that cannot lose a keystore: read-only reads, a directory lock, and atomic replacement.
+
+A destination is replaced only by rename(2) of a complete, fsynced, read-back-verified temp file in the same
+directory, so at every instant the path holds either the old bytes or the new ones. Any error before the rename
+removes the temp file and leaves the destination byte-identical.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import grp
+import os
+import pwd
+import stat
+import time
+
+from .model import ConcurrentWriterError, KeystoreError, KeystoreNotFoundError, WriteVerificationError
+
+TEMP_SUFFIX = '.keyops-tmp'
+
+
+def read_bytes(path):
+    """Read a whole file, opened read-only: a source keystore is never opened for writing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOCTTY', 0))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise KeystoreNotFoundError('no such file', path=path)
+        raise KeystoreError('cannot open for reading: %s' % exc.strerror, path=path)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KeystoreError('not a regular file', path=path)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b''.join(chunks)
+    except OSError as exc:
+        raise KeystoreError('cannot read: %s' % exc.strerror, path=path)
+    finally:
+        os.close(fd)
+
+
+def resolve_uid(owner):
+    """A user name or numeric id as a uid; None stays None."""
+    if owner is None or isinstance(owner, int):
+        return owner
+    if str(owner).isdigit():
+        return int(owner)
+    try:
+        return pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        raise KeystoreError('no such OS user %r on this host' % (owner,))
+
+
+def resolve_gid(group):
+    """A group name or numeric id as a gid; None stays None."""
+    if group is None or isinstance(group, int):
+        return group
+    if str(group).isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise KeystoreError('no such OS group %r on this host' % (group,))
+
+
+class DirectoryLock:
+    """An exclusive flock(2) on the keystore's directory, held for a whole read-modify-write.
+
+    Locking the directory rather than a lock file leaves nothing behind on disk, and it survives the rename
+    that replaces the keystore file (a lock on the file's old inode would not).
+    """
+
+    def __init__(self, path, timeout=10.0):
+        self.directory = os.path.dirname(os.path.abspath(path)) or '/'
+        self.path = path
+        self.timeout = timeout
+        self._fd = None
+
+    def __enter__(self):
+        try:
+            fd = os.open(self.directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_CLOEXEC', 0))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise KeystoreNotFoundError('the directory %s does not exist' % self.directory, path=self.path)
+            raise KeystoreError('cannot open directory %s: %s' % (self.directory, exc.strerror), path=self.path)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK) or time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise ConcurrentWriterError(
+                        'another process holds the lock on %s (waited %.0f s)' % (self.directory, self.timeout),
+                        path=self.path)
+                time.sleep(0.05)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+        return False
+
+
+def fsync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path, data, mode=None, owner=None, group=None, verify=None):
+    """Replace `path` with `data` atomically; return the (uid, gid, mode) the file ends up with.
+
+    Owner, group and mode apply to the temp file before the rename, so the keystore never exists, even for an
+    instant, with the wrong owner or a wider mode. When the target exists and no value is given, its current
+    owner, group and mode are kept; a new file gets mode 0600 and the caller's owner. `verify(bytes)` is called
+    with what was read back from the fsynced temp file and must raise to refuse it.
+    """
+    directory = os.path.dirname(os.path.abspath(path)) or '/'
+    try:
+        current = os.stat(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise KeystoreError('cannot stat: %s' % exc.strerror, path=path)
+        current = None
+    uid = resolve_uid(owner)
+    gid = resolve_gid(group)
+    if current is not None:
+        uid = current.st_uid if uid is None else uid
+        gid = current.st_gid if gid is None else gid
+        mode = stat.S_IMODE(current.st_mode) if mode is None else mode
+    elif mode is None:
+        mode = 0o600
+
+    temp_path = os.path.join(directory, '.%s.%d%s' % (os.path.basename(path), os.getpid(), TEMP_SUFFIX))
+    fd = None
+    try:
+        try:
+            fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if uid is not None or gid is not None:
+                os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+            os.close(fd)
+            fd = None
+        except OSError as exc:
+            raise KeystoreError('cannot write temporary file %s: %s' % (temp_path, exc.strerror), path=path)
+        written = read_bytes(temp_path)
+        if written != data:
+            raise WriteVerificationError(
+                'the temporary file %s did not read back as written (%d of %d bytes); nothing was changed'
+                % (temp_path, len(written), len(data)), path=path)
+        if verify is not None:
+            verify(written)
+        try:
+            os.rename(temp_path, path)
+        except OSError as exc:
+            raise KeystoreError('cannot rename %s over the keystore: %s' % (temp_path, exc.strerror), path=path)
+    except BaseException:
+        # Includes KeyboardInterrupt: whatever stops us before the rename, the temp file goes.
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
+    try:
+        fsync_directory(directory)
+    except OSError as exc:
+        raise KeystoreError('the keystore was replaced but its directory %s could not be synced: %s'
+                            % (directory, exc.strerror), path=path)
+    final = os.stat(path)
+    return final.st_uid, final.st_gid, stat.S_IMODE(final.st_mode)

@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one interface every keystore format implements: load keys, report state, write a key set atomically.
+
+A format subclass supplies only the codec (`decode` bytes -> keys, `encode` keys -> bytes), its identity rule
+(`signature`), what it can store (`check_storable`) and what MySQL does with its `.backup` file. Everything
+that touches the file system lives here, once.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import hashlib
+import os
+
+from .atomic import DirectoryLock, TEMP_SUFFIX, read_bytes, resolve_gid, resolve_uid, write_atomically
+from .model import (
+    BackupPresentError,
+    ConcurrentWriterError,
+    DuplicateKeyError,
+    KeySet,
+    KeystoreError,
+    KeystoreNotFoundError,
+    WriteVerificationError,
+)
+
+# What the server does at its next start with a '<file>.backup' it finds (reported, never acted on here).
+BACKUP_NONE = 'none'
+BACKUP_ROLL_BACK = 'roll_back'          # keyring_file plugin: the backup is the OLD state and replaces the file
+BACKUP_ROLL_FORWARD = 'roll_forward'    # components: the backup is the NEW state and replaces the file
+BACKUP_DISCARD = 'discard'              # the server deletes the backup and keeps the file
+
+
+# write(expected_sha256=...) default: check against the last load, if any. None means "expect no file".
+LAST_LOADED = object()
+
+
+class Decoded:
+    """What a codec read from bytes: the keys, and the layout needed to write the file back in kind."""
+
+    def __init__(self, keys, layout):
+        self.keys = keys
+        self.layout = layout
+
+
+class BackupState:
+    """A '<file>.backup' beside the keystore, and what the server would do with it."""
+
+    def __init__(self, path, present, size=None, valid=None, key_count=None, server_action=BACKUP_NONE,
+                 description='no backup file'):
+        self.path = path
+        self.present = present
+        self.size = size
+        self.valid = valid
+        self.key_count = key_count
+        self.server_action = server_action
+        self.description = description
+
+    def as_dict(self):
+        return dict(path=self.path, present=self.present, size=self.size, valid=self.valid,
+                    key_count=self.key_count, server_action=self.server_action, description=self.description)
+
+
+class KeystoreState:
+    """A secret-free report of a keystore: existence, size, checksum, format details, key count, backup."""
+
+    def __init__(self, path, keystore_type, exists, size=None, sha256=None, key_count=None, details=None,
+                 backup=None):
+        self.path = path
+        self.keystore_type = keystore_type
+        self.exists = exists
+        self.size = size
+        self.sha256 = sha256
+        self.key_count = key_count
+        self.details = details or {}
+        self.backup = backup
+
+    def as_dict(self):
+        return dict(path=self.path, type=self.keystore_type, exists=self.exists, size=self.size,
+                    sha256=self.sha256, key_count=self.key_count, details=dict(self.details),
+                    backup=self.backup.as_dict() if self.backup else None)
+
+
+class WriteResult:
+    def __init__(self, path, changed, created, key_count, uid, gid, mode, sha256):
+        self.path = path
+        self.changed = changed
+        self.created = created
+        self.key_count = key_count
+        self.uid = uid
+        self.gid = gid
+        self.mode = mode
+        self.sha256 = sha256
+
+
+class Keystore:
+    """A keystore file of one format. Subclasses set `type_name` and implement the codec methods."""
+
+    type_name = None
+    backup_action_when_valid = None   # BACKUP_ROLL_BACK or BACKUP_ROLL_FORWARD
+    needs_password = False
+
+    def __init__(self, path, password=None):
+        if not path or not os.path.isabs(path):
+            # A relative path resolves against whatever the working directory is: the classic way to
+            # "migrate" an empty keystore (failure mode F7).
+            raise KeystoreError('the keystore path must be absolute, got %r' % (path,))
+        self.path = path
+        self.password = password
+        self.backup_path = path + '.backup'
+        self.layout = None
+        self._loaded = None          # (KeySet, sha256 of the bytes) of the last load
+        self._lock = None
+        self._lock_depth = 0
+
+    # ---- codec: implemented by each format -------------------------------------------------------------
+
+    def decode(self, data):
+        """Parse bytes strictly; return a Decoded. Raise a KeystoreError subclass (without path) on any fault."""
+        raise NotImplementedError
+
+    def encode(self, keys, layout):
+        """Serialize keys (an iterable of Key, in order) in the given layout (None: the format's default)."""
+        raise NotImplementedError
+
+    def signature(self, key):
+        """What the server keys its hash on; two keys with one signature cannot live in one keystore."""
+        return key.identity
+
+    def check_storable(self, key, layout):
+        """Raise InvalidKeyError (or a subclass of KeystoreError) for a key this file cannot take."""
+
+    def describe_layout(self, layout):
+        """Secret-free facts about the layout for reports (version, architecture, ...)."""
+        return {}
+
+    # ---- reading ---------------------------------------------------------------------------------------
+
+    def _decode_file(self, data, path):
+        try:
+            return self.decode(data)
+        except KeystoreError as exc:
+            raise exc.with_path(path)
+
+    def load(self, allow_backup=False):
+        """Read and strictly parse the keystore; return its KeySet. The file is only opened read-only.
+
+        A '<file>.backup' beside it means the server would replace this file at its next start, so the
+        keys in the file are not necessarily the keys the server will use: refuse unless the caller asks
+        for the file's own keys knowingly (allow_backup=True) and reports the backup itself.
+        """
+        if not allow_backup:
+            backup = self.inspect_backup()
+            if backup.present:
+                raise BackupPresentError(
+                    'a backup file %s exists: %s. Decide which state is right, then move the backup away '
+                    '(do not delete it blindly)' % (self.backup_path, backup.description), path=self.path)
+        data = read_bytes(self.path)
+        decoded = self._decode_file(data, self.path)
+        self.layout = decoded.layout
+        self._loaded = (decoded.keys, hashlib.sha256(data).hexdigest())
+        return decoded.keys
+
+    @property
+    def loaded_sha256(self):
+        """SHA-256 of the bytes the last load() (or write()) saw; None before either."""
+        return self._loaded[1] if self._loaded is not None else None
+
+    def inspect_backup(self):
+        try:
+            data = read_bytes(self.backup_path)
+        except KeystoreNotFoundError:
+            return BackupState(self.backup_path, present=False)
+        try:
+            keys = self.decode(data).keys
+        except KeystoreError as exc:
+            return self._describe_backup(data, None, exc)
+        return self._describe_backup(data, keys, None)
+
+    def _describe_backup(self, data, keys, error):
+        """What the server does with this backup at start-up; formats with other rules override it."""
+        size = len(data)
+        if self.backup_action_when_valid == BACKUP_ROLL_BACK:
+            # keyring_file (buffered_file_io.cc recreate_keyring_from_backup_if_backup_exists)
+            if error is not None:
+                return BackupState(self.backup_path, True, size, False, None, BACKUP_DISCARD,
+                                   'the backup is malformed (%s); the server would delete it and keep the '
+                                   'keystore' % error.detail)
+            if len(keys) == 0:
+                return BackupState(self.backup_path, True, size, True, 0, BACKUP_DISCARD,
+                                   'the backup holds no keys; MySQL 8.0 would delete it and keep the keystore '
+                                   '(5.7 has no such check and would restore the empty set)')
+            return BackupState(self.backup_path, True, size, True, len(keys), BACKUP_ROLL_BACK,
+                               'the backup holds the state before an interrupted write (%d keys); the server '
+                               'would roll the keystore back to it at its next start' % len(keys))
+        # components (data_file/reader.cc): a non-empty backup is the newest state and is copied over the file
+        if size == 0:
+            return BackupState(self.backup_path, True, 0, True, 0, BACKUP_DISCARD,
+                               'the backup is empty; the server would delete it and keep the keystore')
+        if error is not None:
+            return BackupState(self.backup_path, True, size, False, None, BACKUP_ROLL_FORWARD,
+                               'the backup is malformed (%s); the server would still copy it over the '
+                               'keystore and then fail to start' % error.detail)
+        return BackupState(self.backup_path, True, size, True, len(keys), BACKUP_ROLL_FORWARD,
+                           'the backup holds the newest state of an interrupted write (%d keys); the server '
+                           'would copy it over the keystore at its next start (and refuse to start if the '
+                           'component is read_only)' % len(keys))
+
+    def inspect(self):
+        """A KeystoreState. Parse errors propagate: a report on a corrupt keystore must say it is corrupt."""
+        backup = self.inspect_backup()
+        try:
+            data = read_bytes(self.path)
+        except KeystoreNotFoundError:
+            return KeystoreState(self.path, self.type_name, exists=False, backup=backup)
+        decoded = self._decode_file(data, self.path)
+        return KeystoreState(self.path, self.type_name, exists=True, size=len(data),
+                             sha256=hashlib.sha256(data).hexdigest(), key_count=len(decoded.keys),
+                             details=self.describe_layout(decoded.layout), backup=backup)
+
+    # ---- writing ---------------------------------------------------------------------------------------
+
+    def lock(self, timeout=10.0):
+        """Context manager: hold the keystore's exclusive lock (re-entrant within this object)."""
+        return _ReentrantLock(self, timeout)
+
+    def _remove_stale_temp_files(self):
+        # Under the lock no other writer is alive, so any temp file of ours here was left by a killed run.
+        pattern = os.path.join(os.path.dirname(self.path), '.%s.*%s' % (glob.escape(os.path.basename(self.path)),
+                                                                      TEMP_SUFFIX))
+        for stale in glob.glob(pattern):
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
+
+    def check_unique(self, keys):
+        """Raise DuplicateKeyError if two keys share this format's signature."""
+        seen = {}
+        for key in keys:
+            sig = self.signature(key)
+            other = seen.get(sig)
+            if other is not None:
+                raise DuplicateKeyError('%s and %s would be the same key in a %s keystore'
+                                        % (other.describe(), key.describe(), self.type_name),
+                                        path=self.path, key_id=key.key_id)
+            seen[sig] = key
+
+    def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED):
+        """Atomically replace the keystore with exactly `keys` (ordered); return a WriteResult.
+
+        `expected_sha256` is the checksum of the bytes the caller planned against, None if it planned
+        against no file (default: the last load, if any): if the file changed since, nothing is written. Keys not in the loaded file must pass
+        check_storable. Writing the same keys again changes nothing.
+        """
+        keys = list(keys)
+        with self.lock():
+            self._remove_stale_temp_files()
+            backup = self.inspect_backup()
+            if backup.present:
+                raise BackupPresentError('a backup file %s exists: %s; the server would undo this write, so '
+                                         'nothing was written' % (self.backup_path, backup.description),
+                                         path=self.path)
+            try:
+                current = read_bytes(self.path)
+            except KeystoreNotFoundError:
+                current = None
+            if expected_sha256 is LAST_LOADED:
+                expected_sha256 = self._loaded[1] if self._loaded is not None else LAST_LOADED
+            if expected_sha256 is not LAST_LOADED:
+                actual = hashlib.sha256(current).hexdigest() if current is not None else None
+                if actual != expected_sha256:
+                    raise ConcurrentWriterError('the keystore changed since it was read; nothing was written',
+                                                path=self.path)
+            if current is not None:
+                existing = self._decode_file(current, self.path)
+                layout = existing.layout
+            else:
+                existing, layout = None, None
+            known = existing.keys if existing is not None else KeySet()
+            for key in keys:
+                if key not in known:
+                    try:
+                        self.check_storable(key, layout)
+                    except KeystoreError as exc:
+                        raise exc.with_path(self.path)
+            self.check_unique(keys)
+            data = self.encode(keys, layout)
+
+            if existing is not None and list(existing.keys) == keys and self._attributes_match(owner, group, mode):
+                st = os.stat(self.path)
+                return WriteResult(self.path, False, False, len(keys), st.st_uid, st.st_gid, st.st_mode & 0o7777,
+                                   hashlib.sha256(current).hexdigest())
+
+            def verify(written):
+                if list(self._decode_file(written, self.path).keys) != keys:
+                    raise WriteVerificationError('the new keystore did not decode to the intended keys; '
+                                                 'nothing was changed', path=self.path)
+
+            uid, gid, final_mode = write_atomically(self.path, data, mode=mode, owner=owner, group=group,
+                                                    verify=verify)
+            decoded = self._decode_file(data, self.path)
+            self.layout = decoded.layout
+            digest = hashlib.sha256(data).hexdigest()
+            self._loaded = (decoded.keys, digest)
+            return WriteResult(self.path, True, current is None, len(keys), uid, gid, final_mode, digest)
+
+    def _attributes_match(self, owner, group, mode):
+        st = os.stat(self.path)
+        uid, gid = resolve_uid(owner), resolve_gid(group)
+        return ((uid is None or uid == st.st_uid) and (gid is None or gid == st.st_gid)
+                and (mode is None or mode == st.st_mode & 0o7777))
+
+
+class _ReentrantLock:
+    def __init__(self, keystore, timeout):
+        self.keystore = keystore
+        self.timeout = timeout
+
+    def __enter__(self):
+        ks = self.keystore
+        if ks._lock_depth == 0:
+            ks._lock = DirectoryLock(ks.path, self.timeout).__enter__()
+        ks._lock_depth += 1
+        return ks
+
+    def __exit__(self, *exc_info):
+        ks = self.keystore
+        ks._lock_depth -= 1
+        if ks._lock_depth == 0:
+            ks._lock.__exit__(*exc_info)
+            ks._lock = None
+        return False

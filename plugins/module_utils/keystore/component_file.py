@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""component_keyring_file's JSON data file (MySQL 8.0.24+; spec: keyring-formats.md section 2).
+
+    {"version":"1.0","elements":[{"user":"...","data_id":"...","data_type":"AES","data":"<UPPER HEX>",
+                                  "extension":[]}, ...]}
+
+Written compactly, as rapidjson's Writer does. As in MySQL, an existing document is kept and re-serialised:
+members this library does not know, and existing elements, are written back as they were read.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import json
+import re
+
+from .base import BACKUP_ROLL_FORWARD, Decoded, Keystore
+from .model import (
+    KEY_TYPES,
+    MAX_KEY_LENGTH,
+    BadHexError,
+    BadJsonError,
+    DuplicateKeyError,
+    InvalidKeyError,
+    Key,
+    KeySet,
+    KeyTooLargeError,
+    UnknownKeyTypeError,
+    describe_identity,
+)
+
+FORMAT_VERSION = '1.0'
+ELEMENT_MEMBERS = ('user', 'data_id', 'data_type', 'data', 'extension')
+_HEX = re.compile(r'\A[0-9A-Fa-f]*\Z')
+
+
+class JsonObject(list):
+    """A JSON object as its (name, value) pairs in file order (a dict would lose order on duplicates and an
+    empty object would be indistinguishable from an empty array)."""
+
+
+class ComponentLayout:
+    """The parsed document, so a rewrite keeps what MySQL keeps: foreign members and existing elements."""
+
+    def __init__(self, members, elements):
+        self.members = members        # [(name, value)] of the top-level object, in file order
+        self.elements = elements      # {(data_id, user): (Key, the element as read)}
+
+
+def new_document_layout():
+    return ComponentLayout(JsonObject([('version', FORMAT_VERSION), ('elements', [])]), {})
+
+
+def _reject_duplicate_members(pairs):
+    names = [name for name, _value in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError('an object has the member %r twice' % sorted(n for n in names if names.count(n) > 1)[0])
+    return JsonObject(pairs)
+
+
+def _reject_constant(name):
+    raise ValueError('%s is not valid JSON' % name)
+
+
+def parse_document(data):
+    """Bytes -> ComponentLayout and KeySet, strictly, as component_keyring_file's Json_reader would."""
+    if not data:
+        # MySQL creates an empty data file and treats it as a keystore with no keys.
+        return KeySet(), new_document_layout()
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise BadJsonError('the file is not UTF-8 text (byte %d)' % exc.start, offset=exc.start)
+    try:
+        pairs = json.loads(text, object_pairs_hook=_reject_duplicate_members, parse_constant=_reject_constant)
+    except ValueError as exc:
+        # json's messages describe the syntax position, never the surrounding text.
+        raise BadJsonError('not valid JSON: %s' % _json_error(exc))
+    if not isinstance(pairs, JsonObject):
+        raise BadJsonError('the document is not a JSON object')
+    top = dict(pairs)
+    version = top.get('version')
+    if not isinstance(version, str):
+        raise BadJsonError('the document has no "version" string')
+    if version != FORMAT_VERSION:
+        # MySQL never looks at the value; a different one means a format this library does not know.
+        raise BadJsonError('unsupported data file version %r (this library reads version 1.0)' % version[:32])
+    elements = top.get('elements')
+    if not isinstance(elements, list):
+        raise BadJsonError('the document has no "elements" array')
+
+    keys = KeySet()
+    signatures = {}
+    kept = {}
+    for index, element in enumerate(elements):
+        key = _element_to_key(index, element)
+        signature = component_signature(key)
+        if signature in signatures:
+            raise DuplicateKeyError('element %d (%s) has the same identity as element %d'
+                                    % (index, key.describe(), signatures[signature]), key_id=key.key_id)
+        signatures[signature] = index
+        keys.add(key)
+        kept[key.identity] = (key, element)
+    members = JsonObject((name, elements if name == 'elements' else value) for name, value in pairs)
+    return keys, ComponentLayout(members, kept)
+
+
+def _json_error(exc):
+    msg = getattr(exc, 'msg', None)
+    if msg is not None:
+        return '%s at line %d column %d' % (msg, exc.lineno, exc.colno)
+    return str(exc)
+
+
+def _element_to_key(index, element):
+    if not isinstance(element, JsonObject):
+        raise BadJsonError('element %d is not a JSON object' % index)
+    fields = dict(element)
+    for name in ELEMENT_MEMBERS:
+        if name not in fields:
+            raise BadJsonError('element %d has no "%s" member' % (index, name))
+        wanted = list if name == 'extension' else str
+        if not isinstance(fields[name], wanted):
+            raise BadJsonError('element %d: "%s" must be a JSON %s' % (index, name,
+                                                                     'array' if wanted is list else 'string'))
+    key_id, user_id, key_type, hex_data = (fields['data_id'], fields['user'], fields['data_type'],
+                                           fields['data'])
+    who = describe_identity(key_id, user_id)
+    if not key_id and not user_id:
+        raise BadJsonError('element %d has neither a data_id nor a user' % index)
+    if key_type not in KEY_TYPES:
+        raise UnknownKeyTypeError('element %d (%s) has an unknown data_type %r' % (index, who, key_type[:16]),
+                                  key_id=key_id)
+    if len(hex_data) % 2 or not _HEX.match(hex_data):
+        # MySQL's unhex_string would silently load such a key as empty: a lost key. Refuse instead.
+        raise BadHexError('element %d (%s): "data" is not an even-length hex string' % (index, who),
+                          key_id=key_id)
+    if len(hex_data) // 2 > MAX_KEY_LENGTH:
+        raise KeyTooLargeError('element %d (%s) is %d bytes long' % (index, who, len(hex_data) // 2),
+                               key_id=key_id)
+    return Key(key_id, user_id, key_type, binascii.unhexlify(hex_data))
+
+
+def component_signature(key):
+    # The component's cache key: data_id + '\0' + user, with no separator when user is empty (meta.cc).
+    return key.key_id + ('\0' + key.user_id if key.user_id else '')
+
+
+def _element_for(key):
+    return JsonObject([('user', key.user_id), ('data_id', key.key_id), ('data_type', key.key_type),
+                       ('data', binascii.hexlify(key.data).decode('ascii').upper()), ('extension', [])])
+
+
+def render_document(keys, layout):
+    """KeySet -> compact JSON bytes, keeping the layout's foreign members and existing elements as read."""
+    layout = layout or new_document_layout()
+    elements = []
+    for key in keys:
+        kept = layout.elements.get(key.identity)
+        elements.append(kept[1] if kept is not None and kept[0] == key else _element_for(key))
+    members = JsonObject((name, elements if name == 'elements' else value) for name, value in layout.members)
+    out = []
+    _write_value(members, out)
+    return ''.join(out).encode('utf-8')
+
+
+# rapidjson's Writer escapes '"', '\\' and control characters only, with uppercase hex in \u00XX, and
+# writes everything else (non-ASCII included) as raw UTF-8.
+_SHORT_ESCAPES = {'"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _escape(match):
+    char = match.group(0)
+    return _SHORT_ESCAPES.get(char) or '\\u%04X' % ord(char)
+
+
+def _write_value(value, out):
+    if isinstance(value, JsonObject):
+        out.append('{')
+        for i, (name, member) in enumerate(value):
+            if i:
+                out.append(',')
+            _write_value(name, out)
+            out.append(':')
+            _write_value(member, out)
+        out.append('}')
+    elif isinstance(value, list):
+        out.append('[')
+        for i, item in enumerate(value):
+            if i:
+                out.append(',')
+            _write_value(item, out)
+        out.append(']')
+    elif isinstance(value, str):
+        out.append('"' + _NEEDS_ESCAPE.sub(_escape, value) + '"')
+    elif value is True:
+        out.append('true')
+    elif value is False:
+        out.append('false')
+    elif value is None:
+        out.append('null')
+    else:
+        out.append(json.dumps(value))
+
+
+def check_component_storable(key):
+    if not key.key_id:
+        raise InvalidKeyError('%s has an empty key id, which the keyring component refuses to store'
+                              % key.describe(), key_id=key.key_id)
+    if key.key_type not in KEY_TYPES:
+        raise UnknownKeyTypeError('%s has an unknown key type %r' % (key.describe(), key.key_type),
+                                  key_id=key.key_id)
+    if len(key.data) > MAX_KEY_LENGTH:
+        raise KeyTooLargeError('%s is %d bytes long' % (key.describe(), len(key.data)), key_id=key.key_id)
+    for text, what in ((key.key_id, 'key id'), (key.user_id, 'user id')):
+        try:
+            text.encode('utf-8')
+        except UnicodeEncodeError:
+            raise InvalidKeyError('the %s of %s is not valid UTF-8, which a JSON keystore cannot hold'
+                                  % (what, key.describe()), key_id=key.key_id)
+
+
+class ComponentKeyringFile(Keystore):
+    """component_keyring_file's data file (the "path" of component_keyring_file.cnf)."""
+
+    type_name = 'component_keyring_file'
+    backup_action_when_valid = BACKUP_ROLL_FORWARD
+
+    def decode(self, data):
+        keys, layout = parse_document(data)
+        return Decoded(keys, layout)
+
+    def encode(self, keys, layout):
+        return render_document(keys, layout)
+
+    def signature(self, key):
+        return component_signature(key)
+
+    def check_storable(self, key, layout):
+        check_component_storable(key)
+
+    def describe_layout(self, layout):
+        return {'version': FORMAT_VERSION}

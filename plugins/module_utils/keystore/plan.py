@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Migration plans: source keys x destination keys -> keys to copy, keys already there, conflicts.
+
+MySQL's rule is that a migration copies every source key into the destination and that a key which already
+exists is an error. Here "already exists with the same type and bytes" is not an error but the idempotent
+re-run; anything else with the same identity is a conflict, and a plan with conflicts writes nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
+
+DIFFERENT_TYPE = 'different_type'
+DIFFERENT_DATA = 'different_data'
+SIGNATURE_COLLISION = 'signature_collision'
+NOT_STORABLE = 'not_storable'
+
+
+class Conflict:
+    """Why one source key cannot be copied. Secret-free: names keys, never their bytes."""
+
+    def __init__(self, key, reason, message):
+        self.key = key
+        self.reason = reason
+        self.message = message
+
+    def as_dict(self):
+        return dict(key_id=self.key.key_id, user_id=self.key.user_id, key_type=self.key.key_type,
+                    reason=self.reason, message=self.message)
+
+    def __repr__(self):
+        return 'Conflict(%r, %r)' % (self.key, self.reason)
+
+
+def key_summary(key):
+    """How a key appears in reports and return values: identity and type, never bytes."""
+    return dict(key_id=key.key_id, user_id=key.user_id, key_type=key.key_type)
+
+
+class MigrationPlan:
+    def __init__(self, source_keys, destination_keys, destination_sha256, to_copy, already_present, conflicts):
+        self.source_keys = source_keys
+        self.destination_keys = destination_keys
+        self.destination_sha256 = destination_sha256   # None: the destination file does not exist yet
+        self.to_copy = to_copy
+        self.already_present = already_present
+        self.conflicts = conflicts
+
+    @property
+    def destination_exists(self):
+        return self.destination_sha256 is not None
+
+    @property
+    def changes_destination(self):
+        return bool(self.to_copy) and not self.conflicts
+
+    def merged_keys(self):
+        """The destination after the migration: its old keys in their order, then the copied ones."""
+        return list(self.destination_keys) + list(self.to_copy)
+
+    def summary(self):
+        return dict(
+            source_key_count=len(self.source_keys),
+            destination_key_count_before=len(self.destination_keys),
+            destination_key_count_after=len(self.destination_keys) + (0 if self.conflicts else len(self.to_copy)),
+            to_copy=[key_summary(k) for k in self.to_copy],
+            already_present=[key_summary(k) for k in self.already_present],
+            conflicts=[c.as_dict() for c in self.conflicts],
+        )
+
+
+def plan_migration(source_keys, destination_keys, destination, destination_sha256=None):
+    """Compare key sets under the destination format's rules. Pure: reads and writes nothing."""
+    to_copy, present, conflicts = [], [], []
+    signatures = dict((destination.signature(k), k) for k in destination_keys)
+    for key in source_keys:
+        existing = destination_keys.get(key.key_id, key.user_id)
+        if existing is not None:
+            if existing == key:
+                present.append(key)
+            elif existing.key_type != key.key_type:
+                conflicts.append(Conflict(key, DIFFERENT_TYPE, '%s exists in the destination as a %s key, the '
+                                          'source has a %s key' % (key.describe(), existing.key_type,
+                                                                   key.key_type)))
+            else:
+                conflicts.append(Conflict(key, DIFFERENT_DATA, '%s exists in the destination with different '
+                                          'key material' % key.describe()))
+            continue
+        try:
+            destination.check_storable(key, destination.layout)
+        except KeystoreError as exc:
+            conflicts.append(Conflict(key, NOT_STORABLE, exc.detail))
+            continue
+        signature = destination.signature(key)
+        other = signatures.get(signature)
+        if other is not None:
+            conflicts.append(Conflict(key, SIGNATURE_COLLISION, '%s and %s are the same key to a %s keystore'
+                                      % (key.describe(), other.describe(), destination.type_name)))
+            continue
+        signatures[signature] = key
+        to_copy.append(key)
+    return MigrationPlan(source_keys, destination_keys, destination_sha256, to_copy, present, conflicts)
+
+
+def load_destination(destination):
+    """(keys, sha256) of a destination; a missing file is an empty keystore still to be created."""
+    try:
+        keys = destination.load()
+    except KeystoreNotFoundError:
+        return KeySet(), None
+    return keys, destination.loaded_sha256
+
+
+def migrate(source, destination, owner=None, group=None, mode=None, check_mode=False):
+    """Copy source keys into destination in one atomic write, under the destination's lock.
+
+    Returns (plan, WriteResult or None). Conflicts raise MigrationConflictError and write nothing; any other
+    error leaves the destination byte-identical. The source is only read.
+    """
+    if source.path == destination.path:
+        raise KeystoreError('source and destination are the same file', path=source.path)
+    with destination.lock():
+        source_keys = source.load()
+        destination_keys, digest = load_destination(destination)
+        plan = plan_migration(source_keys, destination_keys, destination, digest)
+        if plan.conflicts:
+            raise MigrationConflictError(
+                '%d of %d source keys conflict with the destination; nothing was written: %s'
+                % (len(plan.conflicts), len(source_keys), '; '.join(c.message for c in plan.conflicts[:5])),
+                plan.conflicts, path=destination.path)
+        if check_mode or (not plan.to_copy and plan.destination_exists and
+                          owner is None and group is None and mode is None):
+            return plan, None
+        result = destination.write(plan.merged_keys(), owner=owner, group=group, mode=mode,
+                                   expected_sha256=digest)
+        return plan, result
