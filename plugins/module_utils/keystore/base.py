@@ -115,6 +115,7 @@ class Keystore:
         self._loaded = None          # (KeySet, sha256 of the bytes) of the last load
         self._lock = None
         self._lock_depth = 0
+        self.lock_timeout = 10.0     # seconds to wait for another writer before giving up
 
     # ---- codec: implemented by each format -------------------------------------------------------------
 
@@ -223,9 +224,9 @@ class Keystore:
 
     # ---- writing ---------------------------------------------------------------------------------------
 
-    def lock(self, timeout=10.0):
+    def lock(self):
         """Context manager: hold the keystore's exclusive lock (re-entrant within this object)."""
-        return _ReentrantLock(self, timeout)
+        return _ReentrantLock(self, self.lock_timeout)
 
     def _remove_stale_temp_files(self):
         # Under the lock no other writer is alive, so any temp file of ours here was left by a killed run.

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
 
 DIFFERENT_TYPE = 'different_type'
@@ -115,14 +117,23 @@ def load_destination(destination):
     return keys, destination.loaded_sha256
 
 
+def _same_file(first, second):
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)    # hard links
+    except OSError:
+        return False
+
+
 def migrate(source, destination, owner=None, group=None, mode=None, check_mode=False):
     """Copy source keys into destination in one atomic write, under the destination's lock.
 
     Returns (plan, WriteResult or None). Conflicts raise MigrationConflictError and write nothing; any other
     error leaves the destination byte-identical. The source is only read.
     """
-    if source.path == destination.path:
-        raise KeystoreError('source and destination are the same file', path=source.path)
+    if _same_file(source.path, destination.path):
+        raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
     with destination.lock():
         source_keys = source.load()
         destination_keys, digest = load_destination(destination)

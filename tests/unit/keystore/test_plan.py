@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Migration plans: copy, already present, conflicts; conflicts write nothing; re-runs change nothing."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import os
+
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import model, open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key, KeySet
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import (
+    DIFFERENT_DATA,
+    DIFFERENT_TYPE,
+    NOT_STORABLE,
+    SIGNATURE_COLLISION,
+    migrate,
+    plan_migration,
+)
+
+from .strategies import codec, random_bytes
+
+A = Key('INNODBKey-uuid-1', '', 'AES', random_bytes(31, 32))
+B = Key('binlog', '', 'AES', random_bytes(32, 32))
+C = Key('app-secret', 'app@%', 'SECRET', random_bytes(33, 40))
+
+
+def _write(path, keystore_type, keys, layout=None):
+    with open(path, 'wb') as f:
+        f.write(codec(keystore_type).encode(keys, layout))
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def test_plan_sorts_keys_into_copy_present_and_conflicts():
+    destination = codec('component_keyring_file')
+    changed_data = Key(B.key_id, B.user_id, B.key_type, random_bytes(34, 32))
+    changed_type = Key(C.key_id, C.user_id, 'AES', C.data)
+    plan = plan_migration(KeySet([A, changed_data, changed_type, Key('new', '', 'RSA', random_bytes(35, 128))]),
+                          KeySet([A, B, C]), destination, 'digest')
+    assert plan.already_present == [A]
+    assert [k.key_id for k in plan.to_copy] == ['new']
+    assert [(c.key.key_id, c.reason) for c in plan.conflicts] == [('binlog', DIFFERENT_DATA),
+                                                                   ('app-secret', DIFFERENT_TYPE)]
+    summary = plan.summary()
+    assert summary['source_key_count'] == 4 and summary['destination_key_count_after'] == 3
+    text = repr(summary) + repr(plan.conflicts)
+    for key in (A, B, C, changed_data):
+        assert binascii.hexlify(key.data).decode() not in text.lower()
+
+
+def test_plugin_destination_rules():
+    # keyring_file cannot tell ("ab", "c") from ("a", "bc"), and 5.7's version 1.0 file has no SECRET type.
+    destination = codec('keyring_file')
+    destination.layout = ('1.0', 'LE_64')
+    plan = plan_migration(KeySet([Key('a', 'bc', 'AES', b'1' * 16), C, Key('', 'u', 'AES', b'2' * 16)]),
+                          KeySet([Key('ab', 'c', 'AES', b'3' * 16)]), destination, 'digest')
+    assert [(c.key.key_id, c.reason) for c in plan.conflicts] == [('a', SIGNATURE_COLLISION),
+                                                                   ('app-secret', NOT_STORABLE),
+                                                                   ('', NOT_STORABLE)]
+    assert 'SECRET' in plan.conflicts[1].message and 'empty key id' in plan.conflicts[2].message
+
+
+def test_migration_writes_old_then_new_keys_and_a_rerun_changes_nothing(tmp_path):
+    source, destination = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(source, 'keyring_file', [A, B], ('1.0', 'LE_64'))
+    _write(destination, 'component_keyring_file', [C])
+    source_bytes = _read(source)
+    plan, result = migrate(open_keystore('keyring_file', source), open_keystore('component_keyring_file', destination))
+    assert result.changed and plan.to_copy == [A, B]
+    assert list(open_keystore('component_keyring_file', destination).load()) == [C, A, B]
+    after = os.stat(destination)
+    plan, result = migrate(open_keystore('keyring_file', source), open_keystore('component_keyring_file', destination))
+    assert result is None and plan.to_copy == [] and plan.already_present == [A, B]
+    assert os.stat(destination).st_mtime_ns == after.st_mtime_ns and os.stat(destination).st_ino == after.st_ino
+    assert _read(source) == source_bytes
+
+
+def test_conflicts_write_nothing_and_name_every_key(tmp_path):
+    source, destination = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(source, 'component_keyring_file', [A, B, C])
+    _write(destination, 'keyring_file', [Key(B.key_id, '', 'AES', random_bytes(36, 32))])
+    before = sorted(os.listdir(str(tmp_path))), _read(destination)
+    with pytest.raises(model.MigrationConflictError) as caught:
+        migrate(open_keystore('component_keyring_file', source), open_keystore('keyring_file', destination))
+    assert [c.reason for c in caught.value.conflicts] == [DIFFERENT_DATA]
+    assert "'binlog'" in str(caught.value) and 'nothing was written' in str(caught.value)
+    assert (sorted(os.listdir(str(tmp_path))), _read(destination)) == before
+
+
+def test_check_mode_plans_without_writing(tmp_path):
+    source, destination = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(source, 'component_keyring_file', [A])
+    plan, result = migrate(open_keystore('component_keyring_file', source),
+                           open_keystore('keyring_file', destination), check_mode=True)
+    assert result is None and plan.to_copy == [A] and not os.path.exists(destination)
+
+
+def test_missing_destination_is_created_missing_source_is_an_error(tmp_path):
+    source, destination = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    with pytest.raises(model.KeystoreNotFoundError):
+        migrate(open_keystore('keyring_file', source), open_keystore('keyring_file', destination))
+    assert not os.path.exists(destination)
+    _write(source, 'keyring_file', [A])
+    plan, result = migrate(open_keystore('keyring_file', source), open_keystore('keyring_file', destination))
+    assert result.created and list(open_keystore('keyring_file', destination).load()) == [A]
+
+
+def test_source_and_destination_must_differ(tmp_path):
+    path = str(tmp_path / 'same')
+    _write(path, 'keyring_file', [A])
+    with pytest.raises(model.KeystoreError, match='same file'):
+        migrate(open_keystore('keyring_file', path), open_keystore('keyring_file', path))
