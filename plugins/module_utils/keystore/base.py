@@ -230,8 +230,8 @@ class Keystore:
 
     def _remove_stale_temp_files(self):
         # Under the lock no other writer is alive, so any temp file of ours here was left by a killed run.
-        pattern = os.path.join(os.path.dirname(self.path), '.%s.*%s' % (glob.escape(os.path.basename(self.path)),
-                                                                      TEMP_SUFFIX))
+        name = glob.escape(os.path.basename(self.path))
+        pattern = os.path.join(os.path.dirname(self.path), '.%s.*%s' % (name, TEMP_SUFFIX))
         for stale in glob.glob(pattern):
             try:
                 os.unlink(stale)

@@ -125,8 +125,8 @@ def _element_to_key(index, element):
             raise BadJsonError('element %d has no "%s" member' % (index, name))
         wanted = list if name == 'extension' else str
         if not isinstance(fields[name], wanted):
-            raise BadJsonError('element %d: "%s" must be a JSON %s' % (index, name,
-                                                                     'array' if wanted is list else 'string'))
+            kind = 'array' if wanted is list else 'string'
+            raise BadJsonError('element %d: "%s" must be a JSON %s' % (index, name, kind))
     key_id, user_id, key_type, hex_data = (fields['data_id'], fields['user'], fields['data_type'],
                                            fields['data'])
     who = describe_identity(key_id, user_id)

@@ -48,8 +48,8 @@ def test_plan_sorts_keys_into_copy_present_and_conflicts():
                           KeySet([A, B, C]), destination, 'digest')
     assert plan.already_present == [A]
     assert [k.key_id for k in plan.to_copy] == ['new']
-    assert [(c.key.key_id, c.reason) for c in plan.conflicts] == [('binlog', DIFFERENT_DATA),
-                                                                   ('app-secret', DIFFERENT_TYPE)]
+    conflicts = [(c.key.key_id, c.reason) for c in plan.conflicts]
+    assert conflicts == [('binlog', DIFFERENT_DATA), ('app-secret', DIFFERENT_TYPE)]
     summary = plan.summary()
     assert summary['source_key_count'] == 4 and summary['destination_key_count_after'] == 3
     text = repr(summary) + repr(plan.conflicts)
@@ -63,9 +63,8 @@ def test_plugin_destination_rules():
     destination.layout = ('1.0', 'LE_64')
     plan = plan_migration(KeySet([Key('a', 'bc', 'AES', b'1' * 16), C, Key('', 'u', 'AES', b'2' * 16)]),
                           KeySet([Key('ab', 'c', 'AES', b'3' * 16)]), destination, 'digest')
-    assert [(c.key.key_id, c.reason) for c in plan.conflicts] == [('a', SIGNATURE_COLLISION),
-                                                                   ('app-secret', NOT_STORABLE),
-                                                                   ('', NOT_STORABLE)]
+    conflicts = [(c.key.key_id, c.reason) for c in plan.conflicts]
+    assert conflicts == [('a', SIGNATURE_COLLISION), ('app-secret', NOT_STORABLE), ('', NOT_STORABLE)]
     assert 'SECRET' in plan.conflicts[1].message and 'empty key id' in plan.conflicts[2].message
 
 

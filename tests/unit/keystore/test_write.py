@@ -117,8 +117,11 @@ def test_failure_at_any_step_leaves_the_destination_byte_identical(store, tmp_pa
         real_read = atomic.read_bytes
         monkeypatch.setattr(atomic, 'read_bytes', lambda p: real_read(p)[:-1] if p != store.path else real_read(p))
     elif step == 'verify':
-        monkeypatch.setattr(store, 'decode', lambda data: (_ for _ in ()).throw(
-            model.BadJsonError('simulated bad read-back')) if data != before else type(store).decode(store, data))
+        def decode_refusing_new_bytes(data):
+            if data != before:
+                raise model.BadJsonError('simulated bad read-back')
+            return type(store).decode(store, data)
+        monkeypatch.setattr(store, 'decode', decode_refusing_new_bytes)
     else:
         monkeypatch.setattr(atomic.os, {'open': 'open', 'write': 'write', 'fchown': 'fchown', 'fsync': 'fsync',
                                         'rename': 'rename'}[step], _fail_on_temp(step, fail, store.path))
@@ -142,8 +145,10 @@ def _fail_on_temp(step, fail, keystore_path):
 def test_write_fsyncs_the_file_and_the_directory(store, monkeypatch):
     synced = []
     real_fsync = os.fsync
-    monkeypatch.setattr(atomic.os, 'fsync', lambda fd: (synced.append(os.readlink('/proc/self/fd/%d' % fd)),
-                                                         real_fsync(fd)))
+    def recording_fsync(fd):
+        synced.append(os.readlink('/proc/self/fd/%d' % fd))
+        return real_fsync(fd)
+    monkeypatch.setattr(atomic.os, 'fsync', recording_fsync)
     store.write(OLD + NEW)
     directory = os.path.dirname(store.path)
     assert any(p.endswith(atomic.TEMP_SUFFIX) for p in synced[:-1]) and synced[-1] == directory

@@ -1,0 +1,37 @@
+# keyops.mysql — developer entry points. `make test` is THE test command (README.md; .ci/run calls it).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# ansible-test needs the collection at a real path ending in ansible_collections/<namespace>/<name>.
+# Outside the checkout: inside it, ansible-test would ask git and find the copy ignored.
+SANITY_ROOT ?= /tmp/keyops-mysql-sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/keyops/mysql
+ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+
+.PHONY: test venv unit integration sanity demo clean
+
+test: unit integration sanity
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: test-requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r test-requirements.txt
+	touch $@
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: venv
+	$(BIN)/pytest tests/integration
+
+sanity: venv
+	mkdir -p $(dir $(ANSIBLE_TEST_PIP))
+	cp .ci/get_pip_offline.py $(ANSIBLE_TEST_PIP)
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
+	cd $(SANITY_TREE) && PATH="$(CURDIR)/$(BIN):$$PATH" ansible-test sanity --venv --python 3.11 --color no
+
+clean:
+	rm -rf .cache .pytest_cache .hypothesis
