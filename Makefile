@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 SANITY_ROOT ?= /tmp/keyops-mysql-sanity
 SANITY_TREE := $(SANITY_ROOT)/ansible_collections/keyops/mysql
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
+PYBIN := $(CURDIR)/.cache/pybin
 
 .PHONY: test venv unit integration sanity demo clean
 
@@ -21,7 +23,8 @@ $(VENV)/.installed: test-requirements.txt
 	touch $@
 
 unit: venv
-	$(BIN)/pytest tests/unit
+	.ci/link-pythons $(PYBIN) >/dev/null
+	PATH="$(PYBIN):$$PATH" $(BIN)/pytest tests/unit
 
 integration: venv
 	$(BIN)/pytest tests/integration
@@ -31,7 +34,8 @@ sanity: venv
 	cp .ci/get_pip_offline.py $(ANSIBLE_TEST_PIP)
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
-	cd $(SANITY_TREE) && PATH="$(CURDIR)/$(BIN):$$PATH" ansible-test sanity --venv --python 3.11 --color no
+	.ci/link-pythons $(PYBIN)
+	cd $(SANITY_TREE) && PATH="$(PYBIN):$(CURDIR)/$(BIN):$$PATH" ansible-test sanity --venv --color no
 
 clean:
 	rm -rf .cache .pytest_cache .hypothesis

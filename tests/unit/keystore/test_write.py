@@ -145,6 +145,7 @@ def _fail_on_temp(step, fail, keystore_path):
 def test_write_fsyncs_the_file_and_the_directory(store, monkeypatch):
     synced = []
     real_fsync = os.fsync
+
     def recording_fsync(fd):
         synced.append(os.readlink('/proc/self/fd/%d' % fd))
         return real_fsync(fd)
