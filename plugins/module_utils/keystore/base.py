@@ -15,8 +15,17 @@ __metaclass__ = type
 import glob
 import hashlib
 import os
+import time
 
-from .atomic import DirectoryLock, TEMP_SUFFIX, read_bytes, resolve_gid, resolve_uid, write_atomically
+from .atomic import (
+    TEMP_SUFFIX,
+    DirectoryLock,
+    fsync_directory,
+    read_bytes,
+    resolve_gid,
+    resolve_uid,
+    write_atomically,
+)
 from .model import (
     BackupPresentError,
     ConcurrentWriterError,
@@ -33,6 +42,12 @@ BACKUP_ROLL_BACK = 'roll_back'          # keyring_file plugin: the backup is the
 BACKUP_ROLL_FORWARD = 'roll_forward'    # components: the backup is the NEW state and replaces the file
 BACKUP_DISCARD = 'discard'              # the server deletes the backup and keeps the file
 
+
+# load(on_backup=...): what to do when a '<file>.backup' exists.
+ON_BACKUP_FAIL = 'fail'
+ON_BACKUP_FOLLOW_SERVER = 'follow_server'
+ON_BACKUP_IGNORE = 'ignore'
+RECOVERED_FROM_BACKUP = (BACKUP_ROLL_BACK, BACKUP_ROLL_FORWARD)
 
 # write(expected_sha256=...) default: check against the last load, if any. None means "expect no file".
 LAST_LOADED = object()
@@ -90,6 +105,7 @@ class WriteResult:
         self.changed = changed
         self.created = created
         self.key_count = key_count
+        self.backup_set_aside = None
         self.uid = uid
         self.gid = gid
         self.mode = mode
@@ -146,23 +162,38 @@ class Keystore:
         except KeystoreError as exc:
             raise exc.with_path(path)
 
-    def load(self, allow_backup=False):
-        """Read and strictly parse the keystore; return its KeySet. The file is only opened read-only.
+    def load(self, on_backup=ON_BACKUP_FAIL):
+        """Read and strictly parse the keystore; return its KeySet. Files are only opened read-only.
 
-        A '<file>.backup' beside it means the server would replace this file at its next start, so the
-        keys in the file are not necessarily the keys the server will use: refuse unless the caller asks
-        for the file's own keys knowingly (allow_backup=True) and reports the backup itself.
+        A '<file>.backup' beside it means the server would replace this file at its next start, so the keys
+        in the file are not necessarily the keys the server will use. `on_backup` says what to do then:
+        ON_BACKUP_FAIL (default) raises BackupPresentError explaining what the server would do;
+        ON_BACKUP_FOLLOW_SERVER returns the keys the server would use after its own recovery;
+        ON_BACKUP_IGNORE returns the file's own keys (for callers that report the backup themselves).
         """
-        if not allow_backup:
-            backup = self.inspect_backup()
-            if backup.present:
-                raise BackupPresentError(
-                    'a backup file %s exists: %s. Decide which state is right, then move the backup away '
-                    '(do not delete it blindly)' % (self.backup_path, backup.description), path=self.path)
-        data = read_bytes(self.path)
-        decoded = self._decode_file(data, self.path)
+        backup = self.inspect_backup()
+        if backup.present and on_backup == ON_BACKUP_FAIL:
+            raise BackupPresentError(
+                'a backup file %s exists: %s. Decide which state is right, then move the backup away '
+                '(do not delete it blindly)' % (self.backup_path, backup.description), path=self.path)
+        try:
+            data = read_bytes(self.path)
+        except KeystoreNotFoundError:
+            if not (on_backup == ON_BACKUP_FOLLOW_SERVER and backup.server_action in RECOVERED_FROM_BACKUP):
+                raise
+            data = None
+        decoded = self._decode_file(data, self.path) if data is not None else None
+        if on_backup == ON_BACKUP_FOLLOW_SERVER and backup.server_action in RECOVERED_FROM_BACKUP:
+            if not backup.valid:
+                raise BackupPresentError('a backup file %s exists: %s; there is no state to follow'
+                                         % (self.backup_path, backup.description), path=self.path)
+            effective = self._decode_file(read_bytes(self.backup_path), self.backup_path)
+            if decoded is None:
+                decoded = effective
+            else:
+                decoded = Decoded(effective.keys, decoded.layout)   # write back in the main file's layout
         self.layout = decoded.layout
-        self._loaded = (decoded.keys, hashlib.sha256(data).hexdigest())
+        self._loaded = (decoded.keys, hashlib.sha256(data).hexdigest() if data is not None else None)
         return decoded.keys
 
     @property
@@ -250,18 +281,22 @@ class Keystore:
                                         path=self.path, key_id=key.key_id)
             seen[sig] = key
 
-    def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED):
+    def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED, set_aside_backup=False):
         """Atomically replace the keystore with exactly `keys` (ordered); return a WriteResult.
 
         `expected_sha256` is the checksum of the bytes the caller planned against, None if it planned
         against no file (default: the last load, if any): if the file changed since, nothing is written. Keys not in the loaded file must pass
         check_storable. Writing the same keys again changes nothing.
+
+        A '<file>.backup' makes the write fail (the server would undo it at its next start), unless
+        `set_aside_backup`: then, after the new file is in place, the backup is renamed to
+        '<file>.backup.keyops-<UTC time>' (kept, never deleted) so the server finds nothing to recover.
         """
         keys = list(keys)
         with self.lock():
             self._remove_stale_temp_files()
             backup = self.inspect_backup()
-            if backup.present:
+            if backup.present and not set_aside_backup:
                 raise BackupPresentError('a backup file %s exists: %s; the server would undo this write, so '
                                          'nothing was written' % (self.backup_path, backup.description),
                                          path=self.path)
@@ -291,7 +326,8 @@ class Keystore:
             self.check_unique(keys)
             data = self.encode(keys, layout)
 
-            if existing is not None and list(existing.keys) == keys and self._attributes_match(owner, group, mode):
+            if (existing is not None and not backup.present and list(existing.keys) == keys
+                    and self._attributes_match(owner, group, mode)):
                 st = os.stat(self.path)
                 return WriteResult(self.path, False, False, len(keys), st.st_uid, st.st_gid, st.st_mode & 0o7777,
                                    hashlib.sha256(current).hexdigest())
@@ -307,7 +343,21 @@ class Keystore:
             self.layout = decoded.layout
             digest = hashlib.sha256(data).hexdigest()
             self._loaded = (decoded.keys, digest)
-            return WriteResult(self.path, True, current is None, len(keys), uid, gid, final_mode, digest)
+            result = WriteResult(self.path, True, current is None, len(keys), uid, gid, final_mode, digest)
+            if backup.present:
+                result.backup_set_aside = self._set_aside_backup()
+            return result
+
+    def _set_aside_backup(self):
+        aside = '%s.keyops-%s' % (self.backup_path, time.strftime('%Y%m%dT%H%M%SZ', time.gmtime()))
+        try:
+            os.rename(self.backup_path, aside)
+            fsync_directory(os.path.dirname(self.path) or '/')
+        except OSError as exc:
+            raise KeystoreError('the keystore was written, but its backup %s could not be moved to %s (%s): move '
+                                'it away by hand before the server restarts, or the server will undo the write'
+                                % (self.backup_path, aside, exc.strerror), path=self.path)
+        return aside
 
     def _attributes_match(self, owner, group, mode):
         st = os.stat(self.path)

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import os
 
+from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
 
 DIFFERENT_TYPE = 'different_type'
@@ -108,10 +109,10 @@ def plan_migration(source_keys, destination_keys, destination, destination_sha25
     return MigrationPlan(source_keys, destination_keys, destination_sha256, to_copy, present, conflicts)
 
 
-def load_destination(destination):
+def load_destination(destination, on_backup=ON_BACKUP_FAIL):
     """(keys, sha256) of a destination; a missing file is an empty keystore still to be created."""
     try:
-        keys = destination.load()
+        keys = destination.load(on_backup)
     except KeystoreNotFoundError:
         return KeySet(), None
     return keys, destination.loaded_sha256
@@ -126,26 +127,32 @@ def _same_file(first, second):
         return False
 
 
-def migrate(source, destination, owner=None, group=None, mode=None, check_mode=False):
+def migrate(source, destination, owner=None, group=None, mode=None, check_mode=False, on_backup=ON_BACKUP_FAIL,
+            before_write=None):
     """Copy source keys into destination in one atomic write, under the destination's lock.
 
     Returns (plan, WriteResult or None). Conflicts raise MigrationConflictError and write nothing; any other
-    error leaves the destination byte-identical. The source is only read.
+    error leaves the destination byte-identical. The source is only read. `on_backup` is load()'s: with
+    ON_BACKUP_FOLLOW_SERVER both sides are taken as the server would recover them, and a destination backup
+    is set aside after the write. `before_write(plan)` runs under the lock just before the destination is
+    replaced (to copy it aside, for example).
     """
     if _same_file(source.path, destination.path):
         raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
     with destination.lock():
-        source_keys = source.load()
-        destination_keys, digest = load_destination(destination)
+        source_keys = source.load(on_backup)
+        destination_keys, digest = load_destination(destination, on_backup)
         plan = plan_migration(source_keys, destination_keys, destination, digest)
         if plan.conflicts:
             raise MigrationConflictError(
                 '%d of %d source keys conflict with the destination; nothing was written: %s'
-                % (len(plan.conflicts), len(source_keys), '; '.join(c.message for c in plan.conflicts[:5])),
+                % (len(plan.conflicts), len(source_keys), '; '.join(c.message for c in plan.conflicts)),
                 plan.conflicts, path=destination.path)
         if check_mode or (not plan.to_copy and plan.destination_exists and
                           owner is None and group is None and mode is None):
             return plan, None
+        if before_write is not None:
+            before_write(plan)
         result = destination.write(plan.merged_keys(), owner=owner, group=group, mode=mode,
-                                   expected_sha256=digest)
+                                   expected_sha256=digest, set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER)
         return plan, result

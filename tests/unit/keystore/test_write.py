@@ -235,4 +235,47 @@ def test_backup_is_reported_and_blocks_loading_and_writing(tmp_path, keystore_ty
     with pytest.raises(model.BackupPresentError):
         keystore.write(OLD + NEW)
     assert (_read(path), _read(keystore.backup_path)) == snapshot
-    assert list(open_keystore(keystore_type, path, password).load(allow_backup=True)) == OLD
+    assert list(open_keystore(keystore_type, path, password).load(on_backup='ignore')) == OLD
+
+
+FOLLOW_CASES = [
+    # (type, what the backup holds, the keys the server would end up with)
+    ('keyring_file', OLD[:1], OLD[:1]),                      # roll back to the backup
+    ('keyring_file', [], OLD),                               # an empty backup is discarded
+    ('component_keyring_file', OLD + NEW, OLD + NEW),        # roll forward to the backup
+    ('component_keyring_encrypted_file', OLD[:1], OLD[:1]),
+]
+
+
+@pytest.mark.parametrize('keystore_type,backup_keys,effective', FOLLOW_CASES)
+def test_following_the_servers_recovery_rule(tmp_path, keystore_type, backup_keys, effective):
+    from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import migrate
+    password = PASSWORD if 'encrypted' in keystore_type else None
+    path = str(tmp_path / 'keystore')
+    keystore = open_keystore(keystore_type, path, password)
+    keystore.write(OLD)
+    with open(keystore.backup_path, 'wb') as f:
+        f.write(keystore.encode(backup_keys, None))
+    backup_bytes = _read(keystore.backup_path)
+    assert list(open_keystore(keystore_type, path, password).load(on_backup='follow_server')) == effective
+
+    # As a destination: the write starts from the recovered state and sets the backup aside, kept intact.
+    source = str(tmp_path / 'source')
+    extra = Key('extra', '', 'AES', random_bytes(24, 32))
+    open_keystore('component_keyring_file', source).write([extra])
+    plan, result = migrate(open_keystore('component_keyring_file', source),
+                           open_keystore(keystore_type, path, password), on_backup='follow_server')
+    assert list(open_keystore(keystore_type, path, password).load()) == effective + [extra]
+    assert not os.path.exists(keystore.backup_path)
+    assert result.backup_set_aside.startswith(keystore.backup_path + '.keyops-')
+    assert _read(result.backup_set_aside) == backup_bytes
+
+
+def test_following_the_server_refuses_a_backup_it_would_choke_on(tmp_path):
+    path = str(tmp_path / 'keystore')
+    keystore = open_keystore('component_keyring_file', path)
+    keystore.write(OLD)
+    with open(keystore.backup_path, 'wb') as f:
+        f.write(b'{"version":"1.0","elem')          # the component would copy this over and fail to start
+    with pytest.raises(model.BackupPresentError, match='fail to start'):
+        open_keystore('component_keyring_file', path).load(on_backup='follow_server')
