@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The modules' base class: argspec composition, and library/MySQL errors turned into clean failures.
+
+FOR INTERNAL COLLECTION USE ONLY: names here may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.keyops.mysql.plugins.module_utils import mysql
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+
+
+def parse_mode(value, option='mode'):
+    """An octal file mode from a module option ('0640', '640' or an int); None stays None."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        raise KeystoreError('%s %r is not an octal number such as 0640' % (option, value))
+    if not 0 <= mode <= 0o7777:
+        raise KeystoreError('%s %r is out of range' % (option, value))
+    return mode
+
+
+class KeyopsModule(AnsibleModule):
+    """AnsibleModule with the collection's shared options and error handling.
+
+    A module builds its spec with generate_argspec(connection=..., **own_options) and runs its body through
+    run(), which turns KeystoreError and MysqlError into fail_json with a readable message (never a
+    traceback with key material in a frame).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super(KeyopsModule, self).__init__(*args, **kwargs)
+        self.result = dict(changed=False)
+
+    @classmethod
+    def generate_argspec(cls, connection=False, **options):
+        spec = {}
+        if connection:
+            spec.update((name, dict(value)) for name, value in mysql.CONNECTION_ARGSPEC.items())
+        spec.update(options)
+        return spec
+
+    def mysql_session(self):
+        """A MysqlSession from the login options (not yet connected). PyMySQL is needed only from here on."""
+        if mysql.pymysql is None:
+            self.fail_json(msg=missing_required_lib('PyMySQL'), exception=mysql.PYMYSQL_IMPORT_ERROR,
+                           **self.result)
+        return mysql.MysqlSession(self.params)
+
+    def run(self, body):
+        """Call body(); exit with self.result, or fail with a clean message on a known error."""
+        try:
+            body()
+        except KeystoreError as exc:
+            self.fail_json(msg=self._with_resume_error(str(exc)), error=type(exc).__name__, **self.result)
+        except mysql.MysqlError as exc:
+            self.fail_json(msg=self._with_resume_error(str(exc)), mysql_error_code=exc.code, **self.result)
+        self.exit_json(**self.result)
+
+    def _with_resume_error(self, message):
+        # A server left paused matters more than whatever failed first: say both.
+        resume_error = self.result.get('resume_error')
+        return message if not resume_error else '%s. ALSO: %s' % (message, resume_error)

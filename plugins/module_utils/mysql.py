@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one MySQL connection layer of keyops.mysql: login options, PyMySQL connection, keyring queries.
+
+FOR INTERNAL COLLECTION USE ONLY: names here may change without notice.
+Option names and meanings follow ansible.mysql. Errors are MysqlError with a message that says which of
+"cannot reach the server", "access denied", "missing privilege" or "no such variable" happened, and never
+blames the option file unless credentials came from it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import traceback
+
+try:
+    import pymysql
+    PYMYSQL_IMPORT_ERROR = None
+except ImportError:
+    pymysql = None
+    PYMYSQL_IMPORT_ERROR = traceback.format_exc()
+
+CONNECTION_ARGSPEC = dict(
+    login_host=dict(type='str', default='localhost'),
+    login_port=dict(type='int', default=3306),
+    login_user=dict(type='str'),
+    login_password=dict(type='str', no_log=True),
+    login_unix_socket=dict(type='str'),
+    config_file=dict(type='path', default='~/.my.cnf'),
+    ca_cert=dict(type='path', aliases=['ssl_ca']),
+    client_cert=dict(type='path', aliases=['ssl_cert']),
+    client_key=dict(type='path', aliases=['ssl_key'], no_log=False),
+    check_hostname=dict(type='bool'),
+    connect_timeout=dict(type='int', default=30),
+)
+
+# MySQL error numbers the modules tell apart.
+ER_DBACCESS_DENIED = 1044
+ER_ACCESS_DENIED = 1045
+ER_UNKNOWN_SYSTEM_VARIABLE = 1193
+ER_SPECIFIC_ACCESS_DENIED = 1227
+ER_KEYRING_ACCESS_DENIED = 3202
+CANNOT_REACH = (2002, 2003, 2005, 2006, 2013)
+
+KEYRING_OPERATIONS_PRIVILEGES = ('SUPER, or both SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN')
+
+
+class MysqlError(Exception):
+    """A failure talking to MySQL, with a message meant for the user."""
+
+    def __init__(self, message, code=None):
+        super(MysqlError, self).__init__(message)
+        self.code = code
+
+
+def _error_code(exc):
+    args = getattr(exc, 'args', ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _error_text(exc):
+    args = getattr(exc, 'args', ())
+    return args[1] if len(args) > 1 else str(exc)
+
+
+class MysqlSession:
+    """An open connection plus the statements it ran (returned to the user as `queries`)."""
+
+    def __init__(self, params):
+        self.params = params
+        self.queries = []
+        self.connection = None
+        self.where = self._describe_target()
+        self.config_file_used = None
+
+    def _describe_target(self):
+        socket = self.params.get('login_unix_socket')
+        if socket:
+            return 'the MySQL server at socket %s' % socket
+        return 'the MySQL server at %s:%s' % (self.params.get('login_host'), self.params.get('login_port'))
+
+    def connect(self):
+        if pymysql is None:
+            raise MysqlError('PyMySQL is not installed')
+        p = self.params
+        kwargs = dict(connect_timeout=p.get('connect_timeout'), autocommit=True, charset='utf8mb4')
+        config_file = p.get('config_file')
+        if config_file and os.path.isfile(os.path.expanduser(config_file)):
+            self.config_file_used = os.path.expanduser(config_file)
+            kwargs['read_default_file'] = self.config_file_used
+        if p.get('login_unix_socket'):
+            kwargs['unix_socket'] = p['login_unix_socket']
+        else:
+            kwargs['host'] = p.get('login_host')
+            kwargs['port'] = p.get('login_port')
+        if p.get('login_user') is not None:
+            kwargs['user'] = p['login_user']
+        if p.get('login_password') is not None:
+            kwargs['password'] = p['login_password']
+        ssl = {}
+        for option, key in (('ca_cert', 'ca'), ('client_cert', 'cert'), ('client_key', 'key')):
+            if p.get(option):
+                ssl[key] = p[option]
+        if p.get('check_hostname') is not None:
+            ssl['check_hostname'] = p['check_hostname']
+        if ssl:
+            kwargs['ssl'] = ssl
+        try:
+            self.connection = pymysql.connect(**kwargs)
+        except pymysql.err.MySQLError as exc:
+            raise self._connect_error(exc)
+        return self
+
+    def _connect_error(self, exc):
+        code = _error_code(exc)
+        text = _error_text(exc)
+        if code == ER_ACCESS_DENIED:
+            source = 'login_user and login_password'
+            if self.config_file_used and (self.params.get('login_user') is None or
+                                          self.params.get('login_password') is None):
+                source += ' (or the credentials read from config_file %s)' % self.config_file_used
+            return MysqlError('Access denied connecting to %s: %s. Check %s' % (self.where, text, source), code)
+        if code in CANNOT_REACH:
+            return MysqlError('Cannot connect to %s: %s. Check that the server is running and '
+                              'login_host/login_port or login_unix_socket' % (self.where, text), code)
+        return MysqlError('Cannot connect to %s: MySQL error %s: %s' % (self.where, code, text), code)
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:   # closing a broken connection must not hide the real error
+                pass
+            self.connection = None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+    def query(self, sql, args=None, record=True):
+        """Run one statement; return all rows. Statements that change state are recorded in `queries`."""
+        if record:
+            self.queries.append(sql)
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                return cursor.fetchall()
+        except pymysql.err.MySQLError as exc:
+            raise MysqlError('%s: MySQL error %s: %s' % (self.where, _error_code(exc), _error_text(exc)),
+                             _error_code(exc))
+
+    @property
+    def server_version(self):
+        if not hasattr(self, '_server_version'):
+            self._server_version = self.query('SELECT VERSION()', record=False)[0][0]
+        return self._server_version
+
+    # ---- keyring_operations ----------------------------------------------------------------------------
+
+    def get_keyring_operations(self):
+        """True/False; MysqlError naming the server and its version where the variable does not exist."""
+        try:
+            return bool(int(self.query('SELECT @@GLOBAL.keyring_operations', record=False)[0][0]))
+        except MysqlError as exc:
+            if exc.code == ER_UNKNOWN_SYSTEM_VARIABLE:
+                version = self.server_version
+                flavour = 'MariaDB' if 'mariadb' in version.lower() else 'MySQL'
+                raise MysqlError('%s (%s %s) has no keyring_operations variable: it exists only in MySQL 5.7.21 '
+                                 'and later, not in MariaDB or older MySQL' % (self.where, flavour, version),
+                                 exc.code)
+            raise
+
+    def set_keyring_operations(self, enabled):
+        sql = 'SET GLOBAL keyring_operations = %s' % ('ON' if enabled else 'OFF')
+        try:
+            self.query(sql)
+        except MysqlError as exc:
+            if exc.code in (ER_SPECIFIC_ACCESS_DENIED, ER_KEYRING_ACCESS_DENIED):
+                raise MysqlError('%s: the login user may not set keyring_operations (%s). It needs %s'
+                                 % (self.where, str(exc).split(': ', 1)[-1], KEYRING_OPERATIONS_PRIVILEGES),
+                                 exc.code)
+            raise
+
+    # ---- keyring information -------------------------------------------------------------------------------
+
+    def optional_query(self, sql):
+        """Rows, or None where the table or variable does not exist on this server."""
+        try:
+            return self.query(sql, record=False)
+        except MysqlError as exc:
+            if exc.code in (ER_UNKNOWN_SYSTEM_VARIABLE, 1146, 1109):   # unknown variable / table
+                return None
+            raise

@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: keyring_info
+short_description: Report a MySQL server's keyring state, and optionally local keystore files
+version_added: 0.1.0
+description:
+  - Reads, never changes, what a running MySQL server says about its keyring - version, C(keyring_operations),
+    the active keyring components and plugins with their data files, C(server_uuid), and the ids of the keys it
+    holds - and, for keystore files given in O(keystores), what the files hold.
+  - Never returns key bytes.
+options:
+  keystores:
+    description:
+      - Keystore files on the managed host to inspect as well (format details, key count, checksum and any
+        C(.backup) file with what the server would do with it).
+      - Leave empty to report the server only. Set O(server=false) to report files only.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description: The keystore's format.
+        type: str
+        required: true
+        choices: [keyring_file, component_keyring_file, component_keyring_encrypted_file]
+      path:
+        description: Absolute path of the keystore data file.
+        type: path
+        required: true
+      password:
+        description: Password of a V(component_keyring_encrypted_file) keystore.
+        type: str
+  server:
+    description: Whether to connect to the server with the login options.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - keyops.mysql.mysql
+  - keyops.mysql.attributes
+  - keyops.mysql.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details: This module only reads, and behaves the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+author:
+  - keyops.mysql contributors
+'''
+
+EXAMPLES = r'''
+- name: What keyring does this server use, and which keys does it hold?
+  keyops.mysql.keyring_info:
+    login_unix_socket: /run/mysqld/mysqld.sock
+  register: keyring
+
+- name: Inspect a keystore file without a server
+  keyops.mysql.keyring_info:
+    server: false
+    keystores:
+      - type: keyring_file
+        path: /var/lib/mysql-keyring/keyring
+'''
+
+RETURN = r'''
+server_version:
+  description: The server's version string.
+  returned: O(server=true)
+  type: str
+  sample: 9.7.4
+server_uuid:
+  description: The server's C(server_uuid); InnoDB master key ids contain it.
+  returned: O(server=true)
+  type: str
+keyring_operations:
+  description: C(keyring_operations), or V(null) where the server has no such variable (MariaDB, MySQL before 5.7.21).
+  returned: O(server=true)
+  type: bool
+components:
+  description: Keyring components from C(performance_schema.keyring_component_status), one dict per component.
+  returned: O(server=true)
+  type: list
+  elements: dict
+  sample: [{Component_name: component_keyring_file, Component_status: Active,
+            Data_file: /var/lib/mysql-keyring/component_keyring_file, Read_only: 'No'}]
+plugins:
+  description: Active keyring plugins (C(information_schema.PLUGINS), type C(KEYRING)).
+  returned: O(server=true)
+  type: list
+  elements: dict
+keyring_file_data:
+  description: C(@@keyring_file_data), where the server has the variable (5.7/8.0 with the plugin loaded).
+  returned: O(server=true)
+  type: str
+keys:
+  description: The keys the server holds (C(performance_schema.keyring_keys)), as ids and owners only.
+  returned: O(server=true)
+  type: list
+  elements: dict
+  sample: [{key_id: INNODBKey-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002-1, user_id: ''}]
+keystores:
+  description: One report per O(keystores) entry.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: /var/lib/mysql-keyring/keyring
+      type: keyring_file
+      exists: true
+      size: 283
+      sha256: 9403893c704a23bb78b990eea371ce14a67f5fefd91947e200444b0247e25dc6
+      key_count: 3
+      keys: [{key_id: key3, user_id: root@localhost, key_type: AES}]
+      details: {version: '2.0', architecture: LE_64}
+      backup: {present: false, server_action: none}
+'''
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
+
+KEYSTORE_SPEC = dict(
+    type=dict(type='str', required=True,
+              choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
+    path=dict(type='path', required=True),
+    password=dict(type='str', no_log=True),
+)
+
+
+def server_facts(session):
+    facts = dict(server_version=session.server_version,
+                 server_uuid=session.query('SELECT @@GLOBAL.server_uuid', record=False)[0][0])
+    rows = session.optional_query('SELECT @@GLOBAL.keyring_operations')
+    facts['keyring_operations'] = bool(int(rows[0][0])) if rows else None
+    components = []
+    rows = session.optional_query('SELECT STATUS_KEY, STATUS_VALUE FROM performance_schema.keyring_component_status')
+    for name, value in rows or ():
+        # The table lists key/value pairs; a new Component_name starts a new component.
+        if name == 'Component_name' or not components:
+            components.append({})
+        components[-1][name] = value
+    facts['components'] = components
+    rows = session.optional_query("SELECT PLUGIN_NAME, PLUGIN_STATUS FROM information_schema.PLUGINS "
+                                  "WHERE PLUGIN_TYPE = 'KEYRING'")
+    facts['plugins'] = [dict(name=n, status=s) for n, s in rows or ()]
+    rows = session.optional_query('SELECT @@GLOBAL.keyring_file_data')
+    facts['keyring_file_data'] = rows[0][0] if rows else None
+    rows = session.optional_query('SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys')
+    facts['keys'] = [dict(key_id=k, user_id=o or '') for k, o in rows or ()]
+    return facts
+
+
+def keystore_report(spec):
+    keystore = open_keystore(spec['type'], spec['path'], spec.get('password'))
+    state = keystore.inspect()
+    report = state.as_dict()
+    report['keys'] = [key_summary(k) for k in keystore.load(ON_BACKUP_IGNORE)] if state.exists else []
+    return report
+
+
+def main():
+    module = KeyopsModule(
+        argument_spec=KeyopsModule.generate_argspec(
+            connection=True,
+            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_SPEC),
+            server=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+
+    def body():
+        if module.params['server']:
+            with module.mysql_session() as session:
+                module.result.update(server_facts(session))
+        module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
+
+    module.run(body)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: keyring_operations
+short_description: Pause or resume a MySQL server's keyring operations
+version_added: 0.1.0
+description:
+  - Sets the global C(keyring_operations) variable of a running MySQL server (5.7.21 and later).
+  - While it is C(OFF) the server neither creates, rotates nor removes keys, so its keystore can be copied
+    safely (an online migration). Reads of encrypted data go on.
+  - The variable is not persisted; a restarted server always comes back with C(ON).
+options:
+  state:
+    description:
+      - V(disabled) pauses keyring operations (C(OFF)); V(enabled) resumes them (C(ON)).
+    type: str
+    required: true
+    choices: [enabled, disabled]
+extends_documentation_fragment:
+  - keyops.mysql.mysql
+  - keyops.mysql.attributes
+  - keyops.mysql.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+notes:
+  - The login user needs C(SUPER), or both C(SYSTEM_VARIABLES_ADMIN) and C(ENCRYPTION_KEY_ADMIN).
+  - Whatever a play sets to V(disabled) it must set back to V(enabled), also when a later task fails; use a
+    C(block) with an C(always) section, as the role M(keyops.mysql.keyring_operations) users get from
+    C(keyops.mysql.keyring_migration) does.
+seealso:
+  - name: MySQL manual, Migrating Keys Between Keyring Keystores
+    link: https://dev.mysql.com/doc/refman/8.4/en/keyring-key-migration.html
+author:
+  - keyops.mysql contributors
+'''
+
+EXAMPLES = r'''
+- name: Pause keyring operations for an online key migration
+  keyops.mysql.keyring_operations:
+    state: disabled
+    login_unix_socket: /run/mysqld/mysqld.sock
+
+- name: Resume them
+  keyops.mysql.keyring_operations:
+    state: enabled
+    login_unix_socket: /run/mysqld/mysqld.sock
+'''
+
+RETURN = r'''
+previous:
+  description: Whether keyring operations were enabled before the task.
+  returned: success
+  type: bool
+  sample: true
+current:
+  description: Whether keyring operations are enabled after the task (in check mode, what they would be).
+  returned: success
+  type: bool
+  sample: false
+server_version:
+  description: The server's version string.
+  returned: success
+  type: str
+  sample: 9.7.4
+queries:
+  description: The statements that changed (or in check mode, would change) the server.
+  returned: success
+  type: list
+  elements: str
+  sample: ['SET GLOBAL keyring_operations = OFF']
+'''
+
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
+
+
+def main():
+    module = KeyopsModule(
+        argument_spec=KeyopsModule.generate_argspec(
+            connection=True,
+            state=dict(type='str', required=True, choices=['enabled', 'disabled']),
+        ),
+        supports_check_mode=True,
+    )
+
+    def body():
+        wanted = module.params['state'] == 'enabled'
+        with module.mysql_session() as session:
+            previous = session.get_keyring_operations()
+            module.result.update(previous=previous, current=previous, server_version=session.server_version,
+                                 queries=[])
+            if previous != wanted:
+                if module.check_mode:
+                    session.queries.append('SET GLOBAL keyring_operations = %s' % ('ON' if wanted else 'OFF'))
+                else:
+                    session.set_keyring_operations(wanted)
+                module.result.update(changed=True, queries=session.queries,
+                                     current=wanted if module.check_mode else session.get_keyring_operations())
+            if module._diff:
+                module.result['diff'] = dict(before=dict(keyring_operations=previous),
+                                             after=dict(keyring_operations=module.result['current']))
+
+    module.run(body)
+
+
+if __name__ == '__main__':
+    main()
