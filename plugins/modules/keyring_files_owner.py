@@ -64,7 +64,7 @@ attributes:
     support: none
     details: It changes ownership and mode in place; file contents are never touched.
 author:
-  - keyops.mysql contributors
+  - keyops.mysql developers (@keyops)
 '''
 
 EXAMPLES = r'''

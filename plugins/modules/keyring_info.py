@@ -55,7 +55,7 @@ attributes:
   idempotent:
     support: full
 author:
-  - keyops.mysql contributors
+  - keyops.mysql developers (@keyops)
 '''
 
 EXAMPLES = r'''
@@ -173,7 +173,7 @@ def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
-            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_SPEC),
+            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_SPEC, no_log=False),
             server=dict(type='bool', default=True),
         ),
         supports_check_mode=True,

@@ -117,9 +117,10 @@ seealso:
   - module: keyops.mysql.keyring_operations
   - module: keyops.mysql.keyring_files_owner
   - name: MySQL manual, Migrating Keys Between Keyring Keystores
+    description: The procedure this collection automates, including the one for several running servers.
     link: https://dev.mysql.com/doc/refman/8.4/en/keyring-key-migration.html
 author:
-  - keyops.mysql contributors
+  - keyops.mysql developers (@keyops)
 '''
 
 EXAMPLES = r'''

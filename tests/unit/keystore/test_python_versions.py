@@ -10,7 +10,6 @@ __metaclass__ = type
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 
 import pytest
