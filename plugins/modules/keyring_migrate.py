@@ -225,7 +225,11 @@ keyring_operations:
 import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import (
+    BackupPresentError,
+    KeystoreError,
+    MigrationConflictError,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary, migrate
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
@@ -321,6 +325,10 @@ class KeyringMigration:
                                     before_write=keep_previous)
         except MigrationConflictError as exc:
             self.result['conflicts'] = [c.as_dict() for c in exc.conflicts]
+            raise
+        except BackupPresentError as exc:
+            exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
+                        'recover it')
             raise
         summary = plan.summary()
         if not plan.source_keys:

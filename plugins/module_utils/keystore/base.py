@@ -238,8 +238,8 @@ class Keystore:
                                'keystore and then fail to start' % error.detail)
         return BackupState(self.backup_path, True, size, True, len(keys), BACKUP_ROLL_FORWARD,
                            'the backup holds the newest state of an interrupted write (%d keys); the server '
-                           'would copy it over the keystore at its next start (and refuse to start if the '
-                           'component is read_only)' % len(keys))
+                           'would roll forward to it, copying it over the keystore at its next start (or refuse '
+                           'to start if the component is read_only)' % len(keys))
 
     def inspect(self):
         """A KeystoreState. Parse errors propagate: a report on a corrupt keystore must say it is corrupt."""

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drive a module's main() in-process, and a fake PyMySQL connection for the modules' unit tests.
+
+Integration tests use real servers; here a cursor that answers a few statements is enough to check the
+modules' own logic (check mode, idempotence, error wording, resume-on-failure).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pymysql
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.keyops.mysql.plugins.module_utils import mysql
+
+
+def run_module(module, args, capsys):
+    """main() with these args; return (exit code, result dict)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as caught:
+            module.main()
+    return caught.value.code, json.loads(capsys.readouterr().out)
+
+
+class FakeServer:
+    """What the fake connection answers. `fail` maps a statement to the (errno, message) it raises."""
+
+    def __init__(self, version='9.7.4', keyring_operations=True):
+        self.version = version
+        self.keyring_operations = keyring_operations
+        self.fail = {}
+        self.executed = []
+        self.connect_error = None
+        self.connect_kwargs = None
+
+    def execute(self, sql):
+        self.executed.append(sql)
+        if sql in self.fail:
+            code, message = self.fail[sql]
+            raise pymysql.err.OperationalError(code, message)
+        if sql == 'SELECT VERSION()':
+            return [(self.version,)]
+        if sql == 'SELECT @@GLOBAL.keyring_operations':
+            if self.keyring_operations is None:
+                raise pymysql.err.OperationalError(1193, "Unknown system variable 'keyring_operations'")
+            return [(int(self.keyring_operations),)]
+        if sql.startswith('SET GLOBAL keyring_operations = '):
+            self.keyring_operations = sql.endswith('ON')
+            return []
+        if sql == 'SELECT @@GLOBAL.server_uuid':
+            return [('3c1f5f0e-1d2f-11ef-9a0c-0242ac120002',)]
+        raise pymysql.err.ProgrammingError(1146, 'no such table in the fake server: %s' % sql)
+
+
+class _Cursor:
+    def __init__(self, server):
+        self.server = server
+        self.rows = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, args=None):
+        self.rows = self.server.execute(sql)
+
+    def fetchall(self):
+        return self.rows
+
+
+class _Connection:
+    def __init__(self, server):
+        self.server = server
+
+    def cursor(self):
+        return _Cursor(self.server)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_server(monkeypatch):
+    server = FakeServer()
+
+    def connect(**kwargs):
+        server.connect_kwargs = kwargs
+        if server.connect_error:
+            raise pymysql.err.OperationalError(*server.connect_error)
+        return _Connection(server)
+
+    monkeypatch.setattr(mysql.pymysql, 'connect', connect)
+    return server

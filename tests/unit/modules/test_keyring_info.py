@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import json
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
+from ansible_collections.keyops.mysql.plugins.modules import keyring_info
+
+from ..keystore.strategies import random_bytes
+from .conftest import run_module
+
+KEY = Key('INNODBKey-1', '', 'AES', random_bytes(51, 32))
+
+
+def test_reports_keystore_files_without_bytes(tmp_path, capsys):
+    path = str(tmp_path / 'keyring')
+    open_keystore('keyring_file', path).write([KEY])
+    with open(path + '.backup', 'wb') as f:
+        f.write(b'')
+    rc, result = run_module(keyring_info, dict(server=False, keystores=[dict(type='keyring_file', path=path)],
+                                               _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] is False
+    report = result['keystores'][0]
+    assert report['keys'] == [dict(key_id='INNODBKey-1', user_id='', key_type='AES')]
+    assert report['details'] == dict(version='2.0', architecture='LE_64') and report['key_count'] == 1
+    assert report['backup']['present'] is True and report['backup']['server_action'] == 'discard'
+    assert binascii.hexlify(KEY.data).decode() not in json.dumps(result)
+
+
+def test_reports_a_server_and_tolerates_missing_tables(fake_server, capsys):
+    fake_server.keyring_operations = None
+    fake_server.version = '10.11.6-MariaDB'
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['server_version'] == '10.11.6-MariaDB' and result['keyring_operations'] is None
+    assert result['components'] == [] and result['keys'] == [] and result['keyring_file_data'] is None

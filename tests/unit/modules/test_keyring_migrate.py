@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
+from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
+
+from ..keystore.strategies import random_bytes
+from .conftest import run_module
+
+KEYS = [Key('INNODBKey-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002-1', '', 'AES', random_bytes(41, 32)),
+        Key('MySQLReplicationKey_3c1f5f0e_1', '', 'AES', random_bytes(42, 32)),
+        Key('app-secret', 'app@%', 'SECRET', random_bytes(43, 64))]
+PASSWORD = 'hunter2-keystore-password'
+
+
+def _sha(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _assert_no_secrets(result):
+    text = json.dumps(result)
+    for key in KEYS:
+        assert binascii.hexlify(key.data).decode() not in text.lower()
+    assert PASSWORD not in text
+
+
+@pytest.fixture
+def files(tmp_path):
+    source = str(tmp_path / 'keyring')
+    open_keystore('keyring_file', source).write(KEYS[:2])
+    return dict(source=source, destination=str(tmp_path / 'component_keyring_file'), dir=str(tmp_path))
+
+
+def _args(files, **extra):
+    args = dict(source=dict(type='keyring_file', path=files['source']),
+                destination=dict(type='component_keyring_file', path=files['destination']))
+    args.update(extra)
+    return args
+
+
+def test_migrates_then_reports_already_present(files, capsys):
+    rc, result = run_module(keyring_migrate, _args(files, _ansible_diff=True), capsys)
+    assert rc == 0 and result['changed'] is True and result['destination_created'] is True
+    assert [k['key_id'] for k in result['migrated']] == [k.key_id for k in KEYS[:2]]
+    assert result['source_key_count'] == 2 and result['destination_key_count'] == 2
+    assert result['diff']['before']['keys'] == [] and len(result['diff']['after']['keys']) == 2
+    assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[:2]
+    _assert_no_secrets(result)
+    digest = _sha(files['destination'])
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 0 and result['changed'] is False and result['migrated'] == []
+    assert len(result['already_present']) == 2 and _sha(files['destination']) == digest
+
+
+def test_new_destination_gets_the_source_owner_and_0640(files, capsys):
+    os.chown(files['source'], 65534, 65534) if os.geteuid() == 0 else None
+    rc, _result = run_module(keyring_migrate, _args(files), capsys)
+    src, dst = os.stat(files['source']), os.stat(files['destination'])
+    assert rc == 0 and (dst.st_uid, dst.st_gid) == (src.st_uid, src.st_gid)
+    assert stat.S_IMODE(dst.st_mode) == 0o640
+
+
+def test_check_mode_reports_exactly_and_writes_nothing(files, capsys):
+    rc, result = run_module(keyring_migrate, _args(files, _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] is True and len(result['migrated']) == 2
+    assert not os.path.exists(files['destination'])
+
+
+def test_conflict_fails_names_every_key_and_leaves_destination_identical(files, capsys):
+    open_keystore('component_keyring_file', files['destination']).write(
+        [Key(k.key_id, k.user_id, k.key_type, random_bytes(44, 32)) for k in KEYS[:2]])
+    digest = _sha(files['destination'])
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 1 and result['changed'] is False
+    assert sorted(c['key_id'] for c in result['conflicts']) == sorted(k.key_id for k in KEYS[:2])
+    for key in KEYS[:2]:
+        assert key.key_id in result['msg']
+    assert _sha(files['destination']) == digest and sorted(os.listdir(files['dir'])) == [
+        'component_keyring_file', 'keyring']
+    _assert_no_secrets(result)
+
+
+@pytest.mark.parametrize('change,expected', [
+    (dict(source=dict(type='keyring_file', path='relative/keyring')), 'must be absolute'),
+    (dict(source=dict(type='keyring_file', path='/nonexistent/keyring')), 'does not exist'),
+    ('same', 'same file'),
+    (dict(mode='rw-r'), 'octal'),
+])
+def test_bad_input_is_a_clear_error(files, capsys, change, expected):
+    args = _args(files)
+    if change == 'same':
+        args['destination'] = dict(type='keyring_file', path=files['source'])
+    else:
+        args.update(change)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and expected in result['msg']
+
+
+def test_backup_keeps_the_previous_destination(files, capsys):
+    open_keystore('component_keyring_file', files['destination']).write(KEYS[2:])
+    with open(files['destination'], 'rb') as f:
+        previous = f.read()
+    rc, result = run_module(keyring_migrate, _args(files, backup=True), capsys)
+    assert rc == 0 and result['changed']
+    with open(result['backup_file'], 'rb') as f:
+        assert f.read() == previous
+
+
+def test_a_backup_file_stops_the_run_unless_following_the_server(files, capsys):
+    open_keystore('component_keyring_file', files['destination']).write(KEYS[2:])
+    with open(files['destination'] + '.backup', 'wb') as f:
+        f.write(open_keystore('component_keyring_file', '/x').encode(KEYS[2:] + KEYS[:1], None))
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 1 and 'roll' in result['msg'] and result['error'] == 'BackupPresentError'
+    rc, result = run_module(keyring_migrate, _args(files, on_backup_file='follow_server'), capsys)
+    assert rc == 0 and [k['key_id'] for k in result['already_present']] == [KEYS[0].key_id]
+    assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[2:] + KEYS[:2]
+    assert os.path.exists(result['backup_file_set_aside'])
+
+
+def test_encrypted_destination_password_never_shows(files, capsys):
+    args = _args(files, _ansible_diff=True)
+    args['destination'] = dict(type='component_keyring_encrypted_file', path=files['destination'] + '.enc',
+                               password=PASSWORD)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0 and result['changed']
+    _assert_no_secrets(result)
+    args['destination']['password'] = 'wrong'
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and result['error'] == 'WrongPasswordError' and PASSWORD not in json.dumps(result)
+
+
+def test_online_pauses_for_the_copy_and_resumes(files, fake_server, capsys):
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['keyring_operations'] == dict(before=True, during=False, after=True)
+    assert result['queries'] == ['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON']
+    assert fake_server.keyring_operations is True
+
+
+def test_online_resumes_when_the_copy_fails(files, fake_server, capsys):
+    open_keystore('component_keyring_file', files['destination']).write(
+        [Key(KEYS[0].key_id, '', 'AES', random_bytes(45, 32))])
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 1 and result['conflicts'] and fake_server.keyring_operations is True
+    assert result['keyring_operations']['after'] is True
+
+
+def test_online_leaves_an_already_paused_server_paused(files, fake_server, capsys):
+    fake_server.keyring_operations = False
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and fake_server.keyring_operations is False and result['queries'] == []
+
+
+def test_online_failure_to_resume_is_loud(files, fake_server, capsys):
+    fake_server.fail['SET GLOBAL keyring_operations = ON'] = (2013, 'Lost connection to MySQL server')
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 1 and 'still OFF' in result['msg'] and 'SET GLOBAL keyring_operations = ON' in result['msg']
+    # The copy itself succeeded and is reported.
+    assert len(result['migrated']) == 2
