@@ -102,6 +102,11 @@ keyring_file_data:
   description: C(@@keyring_file_data), where the server has the variable (5.7/8.0 with the plugin loaded).
   returned: O(server=true)
   type: str
+tls_cipher:
+  description: The TLS cipher of the module's own connection; empty when the connection is not encrypted.
+  returned: O(server=true)
+  type: str
+  sample: TLS_AES_256_GCM_SHA384
 keys:
   description: The keys the server holds (C(performance_schema.keyring_keys)), as ids and owners only.
   returned: O(server=true)
@@ -156,6 +161,9 @@ def server_facts(session):
     facts['plugins'] = [dict(name=n, status=s) for n, s in rows or ()]
     rows = session.optional_query('SELECT @@GLOBAL.keyring_file_data')
     facts['keyring_file_data'] = rows[0][0] if rows else None
+    rows = session.optional_query("SELECT VARIABLE_VALUE FROM performance_schema.session_status "
+                                  "WHERE VARIABLE_NAME = 'Ssl_cipher'")
+    facts['tls_cipher'] = rows[0][0] if rows else None
     rows = session.optional_query('SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys')
     facts['keys'] = [dict(key_id=k, user_id=o or '') for k, o in rows or ()]
     return facts
