@@ -11,7 +11,7 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
 PYBIN := $(CURDIR)/.cache/pybin
 
-.PHONY: test venv unit integration sanity demo clean
+.PHONY: test venv unit integration sanity demo sandbox-root sandbox-down clean
 
 test: unit integration sanity
 
@@ -26,8 +26,16 @@ unit: venv
 	.ci/link-pythons $(PYBIN) >/dev/null
 	PATH="$(PYBIN):$$PATH" $(BIN)/pytest tests/unit
 
-integration: venv
+# The real MySQL 9.7 / MariaDB roots are built once and cached (~/.cache/keyops-mysql); `up` would build them
+# too, but as a step of its own their cost shows in the log.
+sandbox-root: venv
+	$(BIN)/python -m tests.sandbox build-root
+
+integration: venv sandbox-root
 	$(BIN)/pytest tests/integration
+
+sandbox-down: venv
+	$(BIN)/python -m tests.sandbox down --all
 
 sanity: venv
 	mkdir -p $(dir $(ANSIBLE_TEST_PIP))

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Command line: python -m tests.sandbox {build-root,up,status,inventory,down,clean-cache}."""
 
 import argparse
@@ -31,8 +34,9 @@ def main(argv=None):
     u.add_argument("--mariadb", action="store_true", help="add mariadb1: MariaDB 10.11")
     u.add_argument("--fleet-id", type=int, help="0..63: subnet 10.231.ID.0/24 (default: first free)")
     for name, sp in (("up", u), ("status", None), ("inventory", None), ("down", None)):
-        sp = sp or sub.add_parser(name, help={"status": "show hosts, PIDs, RSS", "inventory": "print the inventory path",
-                                               "down": "stop everything the fleet started"}[name])
+        helps = {"status": "show hosts, PIDs, RSS", "inventory": "print the inventory path",
+                 "down": "stop everything the fleet started"}
+        sp = sp or sub.add_parser(name, help=helps[name])
         sp.add_argument("--state-dir", required=name != "down", help="where the fleet's state lives")
         if name == "status":
             sp.add_argument("--json", action="store_true", help="print fleet.json")

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Start, describe and stop a fleet of sandbox hosts.
 
 A host is as close to a separate machine as one box allows without containers:
@@ -20,6 +23,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -59,16 +63,19 @@ class Fleet:
         self.file = self.dir / "fleet.json"
         self.log = log
         self.state = json.loads(self.file.read_text()) if self.file.exists() else None
+        self._lock = threading.RLock()  # servers start in threads; each records resources
 
     # ----------------------------------------------------------------- bookkeeping
     def save(self):
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2) + "\n")
-        tmp.replace(self.file)
+        with self._lock:
+            tmp = self.file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.state, indent=2) + "\n")
+            tmp.replace(self.file)  # atomic: a crash never leaves a torn fleet.json
 
     def record(self, **resource):
-        self.state["resources"].append(resource)
-        self.save()
+        with self._lock:
+            self.state["resources"].append(resource)
+            self.save()
 
     @property
     def hosts(self):
@@ -93,6 +100,9 @@ class Fleet:
             # Serialise id allocation between concurrent `up`s.
             fcntl.flock(lock, fcntl.LOCK_EX)
             fid = self._allocate_id(fleet_id)  # before anything is made: a clash leaves nothing behind
+            if self.file.exists():  # a fleet that was brought down here: reuse the dir
+                for p in self.dir.iterdir():
+                    util.safe_rmtree(p) if p.is_dir() else p.unlink()
             self.dir.mkdir(parents=True, exist_ok=True)
             self.state = {"fleet_id": fid, "state_dir": str(self.dir), "status": "starting", "up_pid": os.getpid(),
                           "roots": {k: str(v) for k, v in roots.items()}, "resources": [], "hosts": {}}
@@ -121,20 +131,20 @@ class Fleet:
             raise util.SandboxError("the sandbox needs root (network namespaces, mounts, chroot); run it as root")
         util.require_commands(["ip", "mount", "umount", "chroot", "nsenter", "unshare", "ssh", "ssh-keygen"],
                               "to run sandbox hosts (apt-get install -y iproute2 util-linux openssh-client)")
-        if not 1 <= len(plan) <= MAX_HOSTS or not any(k == "mysql" for _, k in plan):
+        if not 1 <= len(plan) <= MAX_HOSTS or not any(k == "mysql" for _name, k in plan):
             raise util.SandboxError(f"a fleet has 1 to {MAX_HOSTS} hosts including at least one MySQL host")
         if any(c in str(self.dir) for c in ":,= \n"):
             raise util.SandboxError(f"state dir {self.dir} must not contain ':', ',', '=' or spaces (overlay options)")
         if self.file.exists() and json.loads(self.file.read_text()).get("status") != "down":
             raise util.SandboxError(f"{self.dir} already holds a fleet; run `down --state-dir {self.dir}` first")
-        if self.dir.exists() and any(p.name != "fleet.json" for p in self.dir.iterdir()):
-            raise util.SandboxError(f"state dir {self.dir} is not empty")
-        need = sum(MEMORY_MIB[k] for _, k in plan) + MEMORY_RESERVE_MIB
+        if self.dir.exists() and not self.file.exists() and any(self.dir.iterdir()):
+            raise util.SandboxError(f"state dir {self.dir} is not empty and holds no fleet")
+        need = sum(MEMORY_MIB[k] for _name, k in plan) + MEMORY_RESERVE_MIB
         avail = _mem_available_mib()
         if need > avail:
             raise util.SandboxError(f"{len(plan)} hosts need about {need} MiB of memory, only {avail} MiB available;"
                                     " ask for fewer hosts")
-        if any(k == "plugin" for _, k in plan) and not (vectors_dir() / PLUGIN_VECTOR).is_file():
+        if any(k == "plugin" for _name, k in plan) and not (vectors_dir() / PLUGIN_VECTOR).is_file():
             raise util.SandboxError(f"plugin host needs the vector {vectors_dir() / PLUGIN_VECTOR}"
                                     " (set KEYOPS_SANDBOX_VECTORS to the shared vectors dir)")
 
@@ -247,9 +257,6 @@ class Fleet:
         lines += ["mysqlx = OFF"] if kind != "mariadb" else []
         lines += [f"{k} = {v}" for k, v in recipe["small_options"].items()]
         lines += ["", "[client]", f"socket = {SOCKET}", ""]
-        cnf = util.host_path(root, "/etc/mysql/my.cnf")
-        if cnf.is_symlink():  # bookworm's mariadb-common: my.cnf -> /etc/alternatives/my.cnf
-            cnf.unlink()
         util.write_host_file(root, "/etc/mysql/my.cnf", "\n".join(lines))
 
         if kind == "mysql":
@@ -339,7 +346,7 @@ class Fleet:
                      keyring_component_manifest="/var/lib/mysql/mysqld.my",
                      keyring_component_config="/var/lib/mysql/component_keyring_file.cnf",
                      mysql_accounts=accounts, keyring_expected_keys=[],
-                     encrypted_tables={f"{seed.DATABASE}.{t}": len(rows) for t, (_, rows) in seed.ENCRYPTED_TABLES.items()})
+                     encrypted_tables={f"{seed.DATABASE}.{t}": len(rows) for t, (_schema, rows) in seed.ENCRYPTED_TABLES.items()})
         elif kind == "plugin":
             v.update(keyring_type="keyring_file", keyring_path=PLUGIN_KEYSTORE,
                      keyring_vector=str(vectors_dir() / PLUGIN_VECTOR))
@@ -376,11 +383,21 @@ class Fleet:
             self.log(f"no fleet in {self.dir}")
             return
         errors = []
-        for res in reversed(self.state["resources"]):
+
+        def undo(res):
             try:
                 self._undo(res)
             except Exception as exc:  # keep going: leave as little behind as possible
                 errors.append(f"{res['type']}: {exc}")
+
+        resources = list(reversed(self.state["resources"]))
+        # Servers were the last things started; they stop first, together (a clean InnoDB
+        # shutdown takes 2-3 s each). Everything else goes one by one in reverse order.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(undo, [r for r in resources if r["type"] == "service"]))
+        for res in resources:
+            if res["type"] != "service":
+                undo(res)
         left = self.leftovers()
         self.state["resources"] = []
         self.state["status"] = "down"
@@ -433,7 +450,7 @@ class Fleet:
         for host in self.hosts.values():
             procs = util.processes_in_root(host["root"]) + util.processes_in_netns(host["netns"])
             if procs:
-                left.append(f"{host['name']}: processes {sorted(p for p, _ in procs)}")
+                left.append(f"{host['name']}: processes {sorted(p for p, _cmd in procs)}")
             if Path(f"/run/netns/{host['netns']}").exists():
                 left.append(f"netns {host['netns']}")
         for res in self.state["resources"]:

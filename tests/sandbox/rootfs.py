@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build and cache the shared, read-only root filesystems that sandbox hosts overlay.
 
 Two kinds of root:
@@ -16,14 +19,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from . import util
 
 # Bump when the build steps change in a way the recipe dict below does not capture.
-RECIPE_REVISION = 3
+RECIPE_REVISION = 4
 
 # Small footprint options shared by the template initialisation and the running servers
 # (innodb_redo_log_capacity must match or the first start re-creates the redo log).
@@ -161,6 +163,8 @@ def _build(kind, roots, log):
             (tmp / d).chmod(mode)
         util.run(["chroot", str(tmp), "chown", "mysql:mysql", "/var/lib/mysql", "/var/lib/mysql-keyring",
                   "/run/mysqld", "/var/log/mysql"])
+        # debootstrap leaves no /etc/hosts; tools resolve localhost (mariadb-install-db refuses otherwise).
+        (tmp / "etc/hosts").write_text("127.0.0.1 localhost\n")
         # Each host gets its own SSH host key; none may be shared through the root.
         for key in (tmp / "etc/ssh").glob("ssh_host_*"):
             key.unlink()
@@ -210,7 +214,8 @@ def _init_mariadb_template(root, recipe):
     if " 10.11." not in out:
         raise util.SandboxError(f"expected MariaDB 10.11 in the bookworm root, got: {out.strip()}")
     util.run(["chroot", str(root), "mariadb-install-db", "--no-defaults", "--user=mysql",
-              "--datadir=/var/lib/mysql", "--auth-root-authentication-method=normal", "--skip-test-db"],
+              "--datadir=/var/lib/mysql", "--auth-root-authentication-method=normal", "--skip-test-db",
+              "--skip-name-resolve"],
              timeout=300)
     return out.split("Ver", 1)[1].split()[0]
 

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a freshly started sandbox MySQL host contains: data, keys and accounts.
 
 Run as root through the server socket right after the first start. Keys are owned by the
@@ -94,7 +97,7 @@ def expected_keys(listed, accts):
     types = {}
     for owner, keys in KEYS.items():
         acct = owner_account(owner, accts)
-        for key_id, key_type, _ in keys:
+        for key_id, key_type, _length in keys:
             types[(key_id, f"{acct['user']}@{acct['host']}")] = key_type
     out = []
     for key_id, owner in listed:

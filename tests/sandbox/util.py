@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Small helpers: running commands, mounts, processes, writing into a host's root safely."""
 
 import os
@@ -83,7 +86,7 @@ def alive(pid, start_time=None):
 def kill_and_wait(pids, timeout=20.0):
     """TERM the given (pid, start_time) pairs, wait, then KILL what is left. Returns the killed ones."""
     pids = [(p, st) for p, st in pids if alive(p, st)]
-    for p, _ in pids:
+    for p, _start in pids:
         try:
             os.kill(p, signal.SIGTERM)
         except ProcessLookupError:
@@ -102,7 +105,7 @@ def kill_and_wait(pids, timeout=20.0):
     while time.monotonic() < deadline and any(alive(p, st) for p, st in pids):
         _reap()
         time.sleep(0.05)
-    return [p for p, _ in pids]
+    return [p for p, _start in pids]
 
 
 def _reap():
@@ -147,20 +150,23 @@ def processes_in_netns(name):
 
 
 def host_path(root, rel):
-    """Path of rel inside a host root, refusing symlinked components: an absolute symlink in the
-    host (e.g. /etc/mysql/my.cnf -> /etc/alternatives/my.cnf) would otherwise make the tool write
-    to the controller's own file."""
-    root = Path(root)
-    cur = root
-    for part in Path(rel.lstrip("/")).parts:
+    """Path of rel inside a host root, refusing symlinked parent directories: an absolute symlink
+    in the host would otherwise make the tool write to a file of the controller itself."""
+    path = Path(root) / rel.lstrip("/")
+    cur = Path(root)
+    for part in path.relative_to(root).parts[:-1]:
         cur = cur / part
         if cur.is_symlink():
             raise SandboxError(f"refusing to follow symlink {cur} inside host root")
-    return cur
+    return path
 
 
 def write_host_file(root, rel, text, mode=0o644, owner=None):
+    """Write a file into a host root. A symlink at the file itself is replaced, not followed
+    (bookworm's /etc/mysql/my.cnf -> /etc/alternatives/my.cnf)."""
     path = host_path(root, rel)
+    if path.is_symlink():
+        path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
     path.chmod(mode)
