@@ -123,6 +123,9 @@ class MysqlSession:
                                           self.params.get('login_password') is None):
                 source += ' (or the credentials read from config_file %s)' % self.config_file_used
             return MysqlError('Access denied connecting to %s: %s. Check %s' % (self.where, text, source), code)
+        if 'SSL' in text or 'certificate' in text.lower():
+            return MysqlError('TLS with %s failed: %s. Check ca_cert, client_cert, client_key and check_hostname'
+                              % (self.where, text), code)
         if code in CANNOT_REACH:
             return MysqlError('Cannot connect to %s: %s. Check that the server is running and '
                               'login_host/login_port or login_unix_socket' % (self.where, text), code)

@@ -79,7 +79,7 @@ server_version:
   type: str
   sample: 9.7.4
 server_uuid:
-  description: The server's C(server_uuid); InnoDB master key ids contain it.
+  description: The server's C(server_uuid), V(null) where there is none (MariaDB); InnoDB master key ids contain it.
   returned: O(server=true)
   type: str
 keyring_operations:
@@ -144,8 +144,8 @@ KEYSTORE_SPEC = dict(
 
 
 def server_facts(session):
-    facts = dict(server_version=session.server_version,
-                 server_uuid=session.query('SELECT @@GLOBAL.server_uuid', record=False)[0][0])
+    rows = session.optional_query('SELECT @@GLOBAL.server_uuid')      # MariaDB has none
+    facts = dict(server_version=session.server_version, server_uuid=rows[0][0] if rows else None)
     rows = session.optional_query('SELECT @@GLOBAL.keyring_operations')
     facts['keyring_operations'] = bool(int(rows[0][0])) if rows else None
     components = []

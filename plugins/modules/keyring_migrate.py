@@ -324,7 +324,10 @@ class KeyringMigration:
                                     check_mode=self.module.check_mode, on_backup=self.params['on_backup_file'],
                                     before_write=keep_previous)
         except MigrationConflictError as exc:
-            self.result['conflicts'] = [c.as_dict() for c in exc.conflicts]
+            summary = exc.plan.summary()
+            self.result.update(conflicts=summary['conflicts'], already_present=summary['already_present'],
+                               source_key_count=summary['source_key_count'],
+                               destination_key_count=summary['destination_key_count_before'])
             raise
         except BackupPresentError as exc:
             exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '

@@ -249,3 +249,4 @@ class MigrationConflictError(KeystoreError):
     def __init__(self, message, conflicts, path=None):
         super(MigrationConflictError, self).__init__(message, path=path)
         self.conflicts = conflicts
+        self.plan = None

@@ -144,10 +144,12 @@ def migrate(source, destination, owner=None, group=None, mode=None, check_mode=F
         destination_keys, digest = load_destination(destination, on_backup)
         plan = plan_migration(source_keys, destination_keys, destination, digest)
         if plan.conflicts:
-            raise MigrationConflictError(
+            error = MigrationConflictError(
                 '%d of %d source keys conflict with the destination; nothing was written: %s'
                 % (len(plan.conflicts), len(source_keys), '; '.join(c.message for c in plan.conflicts)),
                 plan.conflicts, path=destination.path)
+            error.plan = plan
+            raise error
         if check_mode or (not plan.to_copy and plan.destination_exists and
                           owner is None and group is None and mode is None):
             return plan, None
