@@ -45,5 +45,9 @@ sanity: venv
 	.ci/link-pythons $(PYBIN)
 	cd $(SANITY_TREE) && PATH="$(PYBIN):$(CURDIR)/$(BIN):$$PATH" ansible-test sanity --venv --color no
 
+# A real fleet migration on 3 sandbox hosts (see tests/sandbox/demo/).
+demo: venv sandbox-root
+	PYTHON=$(BIN)/python tests/sandbox/demo/run
+
 clean:
 	rm -rf .cache .pytest_cache .hypothesis
