@@ -42,6 +42,13 @@ options:
     description: Whether to connect to the server with the login options.
     type: bool
     default: true
+  verify_queries:
+    description:
+      - Read-only statements to run on the server, for example a C(SELECT) from an encrypted table. The module
+        fails, naming the statement, if one fails; it returns only their row counts, never their rows.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -107,6 +114,18 @@ tls_cipher:
   returned: O(server=true)
   type: str
   sample: TLS_AES_256_GCM_SHA384
+can_set_keyring_operations:
+  description:
+    - Whether the login user holds the privileges to set C(keyring_operations) (C(SUPER), or
+      C(SYSTEM_VARIABLES_ADMIN) and C(ENCRYPTION_KEY_ADMIN)), judged from C(SHOW GRANTS).
+  returned: O(server=true)
+  type: bool
+verify_queries:
+  description: Each O(verify_queries) statement with the number of rows it returned.
+  returned: O(server=true)
+  type: list
+  elements: dict
+  sample: [{query: SELECT * FROM shop.customers, row_count: 5}]
 keys:
   description: The keys the server holds (C(performance_schema.keyring_keys)), as ids and owners only.
   returned: O(server=true)
@@ -130,10 +149,13 @@ keystores:
       backup: {present: false, server_action: none}
 '''
 
+import re
+
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 
 KEYSTORE_SPEC = dict(
     type=dict(type='str', required=True,
@@ -166,7 +188,29 @@ def server_facts(session):
     facts['tls_cipher'] = rows[0][0] if rows else None
     rows = session.optional_query('SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys')
     facts['keys'] = [dict(key_id=k, user_id=o or '') for k, o in rows or ()]
+    facts['can_set_keyring_operations'] = can_set_keyring_operations(session.query('SHOW GRANTS', record=False))
     return facts
+
+
+def can_set_keyring_operations(grants):
+    """SUPER, or SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN, granted on *.* (SHOW GRANTS rows)."""
+    held = set()
+    for (grant,) in grants:
+        match = re.match(r'GRANT (.+?) ON \*\.\* TO ', grant)
+        if match:
+            held.update(p.strip().upper() for p in match.group(1).split(','))
+    return 'SUPER' in held or 'ALL PRIVILEGES' in held or {'SYSTEM_VARIABLES_ADMIN', 'ENCRYPTION_KEY_ADMIN'} <= held
+
+
+def run_verify_queries(session, queries):
+    results = []
+    for query in queries:
+        try:
+            rows = session.query(query, record=False)
+        except MysqlError as exc:
+            raise MysqlError('verify query %r failed: %s' % (query, exc), exc.code)
+        results.append(dict(query=query, row_count=len(rows)))
+    return results
 
 
 def keystore_report(spec):
@@ -183,6 +227,7 @@ def main():
             connection=True,
             keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_SPEC, no_log=False),
             server=dict(type='bool', default=True),
+            verify_queries=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -191,6 +236,7 @@ def main():
         if module.params['server']:
             with module.mysql_session() as session:
                 module.result.update(server_facts(session))
+                module.result['verify_queries'] = run_verify_queries(session, module.params['verify_queries'])
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
 
     module.run(body)

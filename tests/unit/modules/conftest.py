@@ -38,6 +38,7 @@ class FakeServer:
         self.executed = []
         self.connect_error = None
         self.connect_kwargs = None
+        self.grants = [('GRANT USAGE ON *.* TO `app`@`%`',)]
 
     def execute(self, sql):
         self.executed.append(sql)
@@ -53,6 +54,8 @@ class FakeServer:
         if sql.startswith('SET GLOBAL keyring_operations = '):
             self.keyring_operations = sql.endswith('ON')
             return []
+        if sql == 'SHOW GRANTS':
+            return self.grants
         if sql == 'SELECT @@GLOBAL.server_uuid':
             return [('3c1f5f0e-1d2f-11ef-9a0c-0242ac120002',)]
         raise pymysql.err.ProgrammingError(1146, 'no such table in the fake server: %s' % sql)

@@ -40,3 +40,20 @@ def test_reports_a_server_and_tolerates_missing_tables(fake_server, capsys):
     rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file=''), capsys)
     assert rc == 0 and result['server_version'] == '10.11.6-MariaDB' and result['keyring_operations'] is None
     assert result['components'] == [] and result['keys'] == [] and result['keyring_file_data'] is None
+
+
+def test_privileges_and_verify_queries(fake_server, capsys):
+    fake_server.grants = [('GRANT USAGE ON *.* TO `keyops_migrate`@`%`',),
+                          ('GRANT ENCRYPTION_KEY_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `keyops_migrate`@`%`',)]
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['can_set_keyring_operations'] is True
+    fake_server.grants = [('GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO `x`@`%`',),
+                          ('GRANT ENCRYPTION_KEY_ADMIN ON `shop`.* TO `x`@`%`',)]
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['can_set_keyring_operations'] is False
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file='',
+                                               verify_queries=['SELECT VERSION()']), capsys)
+    assert rc == 0 and result['verify_queries'] == [dict(query='SELECT VERSION()', row_count=1)]
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file='',
+                                               verify_queries=['SELECT * FROM shop.nope']), capsys)
+    assert rc == 1 and "verify query 'SELECT * FROM shop.nope' failed" in result['msg']
