@@ -33,3 +33,17 @@ def test_ansible_doc_renders(module, tmp_path):
     text = subprocess.run([ansible_doc, 'keyops.mysql.%s' % module], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert text.returncode == 0 and 'EXAMPLES' in text.stdout and 'RETURN VALUES' in text.stdout, text.stderr
+
+
+def test_ansible_doc_renders_the_role(tmp_path):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections'),
+               ANSIBLE_HOME=str(tmp_path))
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
+    out = subprocess.run([ansible_doc, '-t', 'role', '--json', 'keyops.mysql.keyring_migration'], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert out.returncode == 0, out.stderr
+    options = json.loads(out.stdout)['keyops.mysql.keyring_migration']['entry_points']['main']['options']
+    with open(os.path.join(REPO_ROOT, 'roles', 'keyring_migration', 'defaults', 'main.yml')) as f:
+        defaults = [line.split(':')[0].lstrip('# ') for line in f if line.lstrip('# ').startswith('keyring_migration_')]
+    # meta/argument_specs.yml documents every variable defaults/main.yml sets (or names as required).
+    assert sorted(set(defaults)) == sorted(options)
