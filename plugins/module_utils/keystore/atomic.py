@@ -20,6 +20,7 @@ import pwd
 import stat
 import time
 
+from .faults import checkpoint
 from .model import ConcurrentWriterError, KeystoreError, KeystoreNotFoundError, WriteVerificationError
 
 TEMP_SUFFIX = '.keyops-tmp'
@@ -151,16 +152,19 @@ def write_atomically(path, data, mode=None, owner=None, group=None, verify=None)
     fd = None
     try:
         try:
+            checkpoint('before_temp_write')
             fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o600)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            checkpoint('after_temp_write')
             if uid is not None or gid is not None:
                 os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
             os.fchmod(fd, mode)
             os.fsync(fd)
             os.close(fd)
             fd = None
+            checkpoint('after_fsync')
         except OSError as exc:
             raise KeystoreError('cannot write temporary file %s: %s' % (temp_path, exc.strerror), path=path)
         written = read_bytes(temp_path)
@@ -174,6 +178,7 @@ def write_atomically(path, data, mode=None, owner=None, group=None, verify=None)
             os.rename(temp_path, path)
         except OSError as exc:
             raise KeystoreError('cannot rename %s over the keystore: %s' % (temp_path, exc.strerror), path=path)
+        checkpoint('after_rename')
     except BaseException:
         # Includes KeyboardInterrupt: whatever stops us before the rename, the temp file goes.
         if fd is not None:
@@ -184,6 +189,7 @@ def write_atomically(path, data, mode=None, owner=None, group=None, verify=None)
             pass
         raise
     try:
+        checkpoint('before_dir_fsync')
         fsync_directory(directory)
     except OSError as exc:
         raise KeystoreError('the keystore was replaced but its directory %s could not be synced: %s'

@@ -259,7 +259,7 @@ class Keystore:
         """Context manager: hold the keystore's exclusive lock (re-entrant within this object)."""
         return _ReentrantLock(self, self.lock_timeout)
 
-    def _remove_stale_temp_files(self):
+    def remove_stale_temp_files(self):
         # Under the lock no other writer is alive, so any temp file of ours here was left by a killed run.
         name = glob.escape(os.path.basename(self.path))
         pattern = os.path.join(os.path.dirname(self.path), '.%s.*%s' % (name, TEMP_SUFFIX))
@@ -294,7 +294,7 @@ class Keystore:
         """
         keys = list(keys)
         with self.lock():
-            self._remove_stale_temp_files()
+            self.remove_stale_temp_files()
             backup = self.inspect_backup()
             if backup.present and not set_aside_backup:
                 raise BackupPresentError('a backup file %s exists: %s; the server would undo this write, so '

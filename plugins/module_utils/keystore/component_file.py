@@ -34,6 +34,8 @@ from .model import (
 )
 
 FORMAT_VERSION = '1.0'
+# MySQL's own documents nest 3 deep (document, elements, element/extension); foreign members may add some.
+MAX_NESTING = 32
 ELEMENT_MEMBERS = ('user', 'data_id', 'data_type', 'data', 'extension')
 _HEX = re.compile(r'\A[0-9A-Fa-f]*\Z')
 
@@ -80,6 +82,10 @@ def parse_document(data):
     except ValueError as exc:
         # json's messages describe the syntax position, never the surrounding text.
         raise BadJsonError('not valid JSON: %s' % _json_error(exc))
+    except RecursionError:
+        raise BadJsonError('the JSON document is nested too deeply')
+    if _nesting_depth(pairs) > MAX_NESTING:
+        raise BadJsonError('the JSON document is nested more than %d levels deep' % MAX_NESTING)
     if not isinstance(pairs, JsonObject):
         raise BadJsonError('the document is not a JSON object')
     top = dict(pairs)
@@ -107,6 +113,19 @@ def parse_document(data):
         kept[key.identity] = (key, element)
     members = JsonObject((name, elements if name == 'elements' else value) for name, value in pairs)
     return keys, ComponentLayout(members, kept)
+
+
+def _nesting_depth(value):
+    """Deepest nesting of arrays and objects, found without recursion (a hostile file may nest thousands deep)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):          # arrays, and objects (JsonObject is a list of pairs)
+            deepest = max(deepest, depth)
+            children = (v for _k, v in item) if isinstance(item, JsonObject) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, list))
+    return deepest
 
 
 def _json_error(exc):

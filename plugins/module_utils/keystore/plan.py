@@ -140,6 +140,7 @@ def migrate(source, destination, owner=None, group=None, mode=None, check_mode=F
     if _same_file(source.path, destination.path):
         raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
     with destination.lock():
+        destination.remove_stale_temp_files()
         source_keys = source.load(on_backup)
         destination_keys, digest = load_destination(destination, on_backup)
         plan = plan_migration(source_keys, destination_keys, destination, digest)

@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Named crash points for the fault-injection tests.
+
+The reliability tests kill the migrating process (SIGKILL, as the kernel's OOM killer or an operator would) at
+each named point of a destination write or an online run, then check that nothing was lost and that a re-run
+converges. They set KEYOPS_FAULT_INJECT=<point> in the process's environment (a module's too, through Ansible's
+`environment`); <point>:sleep=<seconds> instead holds the process there (to make two writers meet). Unset, as
+always in production, a checkpoint does nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import signal
+import time
+
+ENVIRONMENT_VARIABLE = 'KEYOPS_FAULT_INJECT'
+
+POINTS = (
+    'before_temp_write', 'after_temp_write', 'after_fsync', 'after_rename', 'before_dir_fsync',    # a write
+    'after_pause', 'mid_copy', 'before_resume',                                                     # online run
+)
+
+
+def checkpoint(name):
+    fault = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not fault:
+        return
+    point, _sep, action = fault.partition(':')
+    if point != name:
+        return
+    if action.startswith('sleep='):
+        time.sleep(float(action[len('sleep='):]))
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)
