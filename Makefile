@@ -11,9 +11,9 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
 PYBIN := $(CURDIR)/.cache/pybin
 
-.PHONY: test venv unit integration sanity demo sandbox-root sandbox-down clean
+.PHONY: test venv unit reliability integration sanity demo fuzz sandbox-root sandbox-down clean
 
-test: unit integration sanity
+test: unit reliability integration sanity
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,14 @@ unit: venv
 # too, but as a step of its own their cost shows in the log.
 sandbox-root: venv
 	$(BIN)/python -m tests.sandbox build-root
+
+# Crash points, concurrency, hostile input, fuzzing (the library, no servers needed).
+reliability: venv
+	$(BIN)/pytest tests/reliability
+
+# The full fuzzing campaign (not part of `make test`; its figures go into the issue notes).
+fuzz: venv
+	$(BIN)/python -m tests.reliability.fuzz --inputs 1000000
 
 integration: venv sandbox-root
 	$(BIN)/pytest tests/integration

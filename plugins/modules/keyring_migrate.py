@@ -74,6 +74,12 @@ options:
       - Mode of the destination file, in octal. A new file defaults to V(0640); an existing file keeps its mode
         unless this is set.
     type: raw
+  allow_empty_source:
+    description:
+      - Accept a source keystore that holds no keys. By default that is an error, because a mistyped or stale
+        path is the usual cause (MySQL creates an empty keystore wherever it is pointed).
+    type: bool
+    default: false
   backup:
     description:
       - Keep a timestamped copy of the previous destination file (C(<path>.<pid>.<time>~)) when it changes.
@@ -223,8 +229,14 @@ keyring_operations:
 '''
 
 import os
+import stat
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
+    resolve_gid,
+    resolve_uid,
+    unreachable_directory,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import (
     BackupPresentError,
     KeystoreError,
@@ -264,6 +276,25 @@ class KeyringMigration:
             group = st.st_gid if group is None else group
             mode = DEFAULT_NEW_FILE_MODE if mode is None else mode
         return owner, group, mode
+
+    @staticmethod
+    def check_reachable(destination, owner, group):
+        """Refuse to write a keystore its owner (the server's OS user) could not reach."""
+        if os.path.exists(destination.path) and owner is None:
+            st = os.stat(destination.path)
+            uid, gid = st.st_uid, st.st_gid
+        else:
+            uid, gid = resolve_uid(owner), resolve_gid(group)
+        if uid is None:
+            return
+        blocked = unreachable_directory(destination.path, uid, gid if gid is not None else -1)
+        if blocked is not None:
+            st = os.stat(blocked)
+            raise KeystoreError('the keystore\'s owner (uid %d) cannot enter the directory %s (mode %04o, owner '
+                                '%d:%d), so the server could not read the keystore; fix the directory with '
+                                'keyops.mysql.keyring_files_owner or chmod first'
+                                % (uid, blocked, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid),
+                                path=destination.path)
 
     def run(self):
         source, destination = self.keystore('source'), self.keystore('destination')
@@ -314,6 +345,10 @@ class KeyringMigration:
     def copy(self, source, destination):
         owner, group, mode = self.file_attributes(source, destination)
         created = not os.path.exists(destination.path)
+        self.check_reachable(destination, owner, group)
+        if not self.params['allow_empty_source'] and len(source.load(self.params['on_backup_file'])) == 0:
+            raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the server '
+                                'uses (or set allow_empty_source: true)', path=source.path)
 
         def keep_previous(plan):
             if self.params['backup'] and not created:
@@ -363,6 +398,7 @@ def main():
             group=dict(type='str'),
             mode=dict(type='raw'),
             backup=dict(type='bool', default=False),
+            allow_empty_source=dict(type='bool', default=False),
             on_backup_file=dict(type='str', default='fail', choices=['fail', 'follow_server']),
         ),
         supports_check_mode=True,

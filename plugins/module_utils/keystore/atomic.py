@@ -74,6 +74,38 @@ def resolve_gid(group):
         raise KeystoreError('no such OS group %r on this host' % (group,))
 
 
+def unreachable_directory(path, uid, gid):
+    """The first directory above `path` that a process running as uid/gid cannot enter, or None.
+
+    A keystore the server's OS user cannot reach is as good as lost to the server, whoever owns the file.
+    Only the user's primary group is considered (supplementary groups are not looked up).
+    """
+    if uid == 0:
+        return None
+    directory = os.path.dirname(os.path.abspath(path))
+    chain = []
+    while True:
+        chain.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for directory in reversed(chain):
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return None          # a missing directory is reported by the write itself
+        if st.st_uid == uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid == gid:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return directory
+    return None
+
+
 class DirectoryLock:
     """An exclusive flock(2) on the keystore's directory, held for a whole read-modify-write.
 

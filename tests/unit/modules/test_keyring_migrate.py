@@ -10,7 +10,9 @@ import binascii
 import hashlib
 import json
 import os
+import shutil
 import stat
+import tempfile
 
 import pytest
 
@@ -67,12 +69,45 @@ def test_migrates_then_reports_already_present(files, capsys):
     assert len(result['already_present']) == 2 and _sha(files['destination']) == digest
 
 
-def test_new_destination_gets_the_source_owner_and_0640(files, capsys):
-    os.chown(files['source'], 65534, 65534) if os.geteuid() == 0 else None
-    rc, _result = run_module(keyring_migrate, _args(files), capsys)
-    src, dst = os.stat(files['source']), os.stat(files['destination'])
-    assert rc == 0 and (dst.st_uid, dst.st_gid) == (src.st_uid, src.st_gid)
-    assert stat.S_IMODE(dst.st_mode) == 0o640
+@pytest.fixture
+def open_dir():
+    # A directory other users may enter (pytest's own temp directories are root-only).
+    path = tempfile.mkdtemp(prefix='keyops-test-')
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root')
+def test_new_destination_gets_the_source_owner_and_0640(open_dir, capsys):
+    files = dict(source=os.path.join(open_dir, 'keyring'), destination=os.path.join(open_dir, 'component'))
+    open_keystore('keyring_file', files['source']).write(KEYS[:2])
+    os.chown(files['source'], 65534, 65534)
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 0, result
+    dst = os.stat(files['destination'])
+    assert (dst.st_uid, dst.st_gid, stat.S_IMODE(dst.st_mode)) == (65534, 65534, 0o640)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root')
+def test_a_destination_its_owner_cannot_reach_is_refused(open_dir, capsys):
+    hidden = os.path.join(open_dir, 'private')
+    os.mkdir(hidden, 0o700)
+    files = dict(source=os.path.join(open_dir, 'keyring'), destination=os.path.join(hidden, 'component'))
+    open_keystore('keyring_file', files['source']).write(KEYS[:2])
+    rc, result = run_module(keyring_migrate, _args(files, owner='nobody'), capsys)
+    assert rc == 1 and ('cannot enter the directory %s (mode 0700' % hidden) in result['msg']
+    assert 'keyring_files_owner' in result['msg'] and os.listdir(hidden) == []
+
+
+def test_an_empty_source_is_refused_unless_allowed(files, capsys):
+    open_keystore('component_keyring_file', files['source'] + '.empty').write([])
+    args = _args(files)
+    args['source'] = dict(type='component_keyring_file', path=files['source'] + '.empty')
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and 'holds no keys' in result['msg'] and not os.path.exists(files['destination'])
+    rc, result = run_module(keyring_migrate, dict(args, allow_empty_source=True), capsys)
+    assert rc == 0 and result['destination_created']
 
 
 def test_check_mode_reports_exactly_and_writes_nothing(files, capsys):
