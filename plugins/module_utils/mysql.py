@@ -13,7 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
+import time
 import traceback
 
 try:
@@ -46,6 +48,11 @@ ER_KEYRING_ACCESS_DENIED = 3202
 CANNOT_REACH = (2002, 2003, 2005, 2006, 2013)
 
 KEYRING_OPERATIONS_PRIVILEGES = ('SUPER, or both SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN')
+
+# Where keyops leaves a marker while it has a server paused. If a run is killed between OFF and ON, the marker
+# tells the next run (and keyops.mysql.resume) that keyops, not a DBA, paused the server, so it may resume it.
+# /run is cleared at boot, and a server that restarts comes back ON anyway.
+PAUSE_MARKER_DIR = os.environ.get('KEYOPS_PAUSE_MARKER_DIR', '/run/keyops-mysql')
 
 
 class MysqlError(Exception):
@@ -180,15 +187,67 @@ class MysqlSession:
             raise
 
     def set_keyring_operations(self, enabled):
+        """SET GLOBAL keyring_operations; pausing leaves a marker first, resuming removes it afterwards."""
         sql = 'SET GLOBAL keyring_operations = %s' % ('ON' if enabled else 'OFF')
+        if not enabled:
+            self.write_pause_marker()
         try:
             self.query(sql)
         except MysqlError as exc:
+            if not enabled:
+                self.remove_pause_marker()
             if exc.code in (ER_SPECIFIC_ACCESS_DENIED, ER_KEYRING_ACCESS_DENIED):
                 raise MysqlError('%s: the login user may not set keyring_operations (%s). It needs %s'
                                  % (self.where, str(exc).split(': ', 1)[-1], KEYRING_OPERATIONS_PRIVILEGES),
                                  exc.code)
             raise
+        if enabled:
+            self.remove_pause_marker()
+
+    # ---- the pause marker ------------------------------------------------------------------------------------
+
+    @property
+    def server_uuid(self):
+        if not hasattr(self, '_server_uuid'):
+            rows = self.optional_query('SELECT @@GLOBAL.server_uuid')
+            self._server_uuid = rows[0][0] if rows else None
+        return self._server_uuid
+
+    @property
+    def pause_marker_path(self):
+        # One marker per server, whatever login options reach it.
+        name = self.server_uuid or self.where.replace('/', '_').replace(' ', '_')
+        return os.path.join(PAUSE_MARKER_DIR, 'paused-%s.json' % name)
+
+    def write_pause_marker(self):
+        try:
+            os.makedirs(PAUSE_MARKER_DIR, 0o700)
+        except OSError:
+            pass                                        # exists, or the write below says why not
+        record = dict(server=self.where, server_uuid=self.server_uuid, pid=os.getpid(),
+                      paused_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+        temp = '%s.%d.tmp' % (self.pause_marker_path, os.getpid())
+        try:
+            with open(temp, 'w') as f:
+                json.dump(record, f)
+            os.rename(temp, self.pause_marker_path)
+        except (IOError, OSError) as exc:
+            raise MysqlError('cannot write the pause marker %s (%s); not pausing %s'
+                             % (self.pause_marker_path, exc, self.where))
+
+    def read_pause_marker(self):
+        """The marker's record if keyops paused this server and has not resumed it, else None."""
+        try:
+            with open(self.pause_marker_path) as f:
+                return json.load(f)
+        except (IOError, OSError, ValueError):
+            return None
+
+    def remove_pause_marker(self):
+        try:
+            os.unlink(self.pause_marker_path)
+        except OSError:
+            pass
 
     # ---- keyring information -------------------------------------------------------------------------------
 

@@ -114,6 +114,12 @@ tls_cipher:
   returned: O(server=true)
   type: str
   sample: TLS_AES_256_GCM_SHA384
+paused_by_keyops:
+  description:
+    - When C(keyring_operations) is OFF because a keyops run paused the server and was interrupted before it
+      resumed it, the marker that run left (when, and which process); V(null) otherwise.
+  returned: O(server=true)
+  type: dict
 can_set_keyring_operations:
   description:
     - Whether the login user holds the privileges to set C(keyring_operations) (C(SUPER), or
@@ -166,10 +172,11 @@ KEYSTORE_SPEC = dict(
 
 
 def server_facts(session):
-    rows = session.optional_query('SELECT @@GLOBAL.server_uuid')      # MariaDB has none
-    facts = dict(server_version=session.server_version, server_uuid=rows[0][0] if rows else None)
+    facts = dict(server_version=session.server_version, server_uuid=session.server_uuid)   # MariaDB: None
     rows = session.optional_query('SELECT @@GLOBAL.keyring_operations')
     facts['keyring_operations'] = bool(int(rows[0][0])) if rows else None
+    marker = session.read_pause_marker()
+    facts['paused_by_keyops'] = marker if facts['keyring_operations'] is False else None
     components = []
     rows = session.optional_query('SELECT STATUS_KEY, STATUS_VALUE FROM performance_schema.keyring_component_status')
     for name, value in rows or ():

@@ -221,6 +221,12 @@ backup_file_set_aside:
   description: Where a destination C(.backup) file was moved with O(on_backup_file=follow_server).
   returned: when a backup file was moved
   type: str
+resumed_interrupted_pause:
+  description:
+    - With O(online=true), when the server was OFF because an earlier keyops run paused it and was killed before
+      resuming it, that run's marker; the server is resumed at the end of this task.
+  returned: when such a marker was found
+  type: dict
 keyring_operations:
   description: With O(online=true), the server's C(keyring_operations) before and after the task.
   returned: O(online=true)
@@ -232,6 +238,7 @@ import os
 import stat
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
     resolve_gid,
     resolve_uid,
@@ -312,12 +319,19 @@ class KeyringMigration:
         self.result['queries'] = session.queries
         try:
             state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
+            if not state['before'] and session.read_pause_marker():
+                # OFF only because an interrupted keyops run paused it: what to restore is ON.
+                self.result['resumed_interrupted_pause'] = session.read_pause_marker()
+                state['before'] = True
+                if not self.module.check_mode:
+                    session.set_keyring_operations(False)     # rewrite the marker as this run's
             paused = state['before'] and not self.module.check_mode
             if state['before'] and self.module.check_mode:
                 session.queries.extend(['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON'])
             if paused:
                 session.set_keyring_operations(False)
                 state['during'] = session.get_keyring_operations()
+                checkpoint('after_pause')
             # Whatever happens to the copy, the server is resumed: a paused server cannot create or rotate keys.
             try:
                 self.copy(source, destination)
@@ -326,6 +340,7 @@ class KeyringMigration:
                     self.resume(session, state, raise_error=False)
                 raise
             if paused:
+                checkpoint('before_resume')
                 self.resume(session, state, raise_error=True)
         finally:
             session.close()

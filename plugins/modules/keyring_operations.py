@@ -35,6 +35,8 @@ attributes:
   idempotent:
     support: full
 notes:
+  - Pausing leaves a marker in C(/run/keyops-mysql/) on the managed host, and resuming removes it, so that a later
+    run can tell a server that an interrupted keyops run left paused from one a DBA paused on purpose.
   - The login user needs C(SUPER), or both C(SYSTEM_VARIABLES_ADMIN) and C(ENCRYPTION_KEY_ADMIN).
   - Whatever a play sets to V(disabled) it must set back to V(enabled), also when a later task fails; use a
     C(block) with an C(always) section, as the role M(keyops.mysql.keyring_operations) users get from
@@ -75,6 +77,13 @@ server_version:
   returned: success
   type: str
   sample: 9.7.4
+paused_by_keyops:
+  description:
+    - When the server was paused by keyops (this module or C(keyops.mysql.keyring_migrate)) and not resumed, the
+      marker it left - when and by which process - else V(null). A run killed between pause and resume leaves one.
+  returned: success
+  type: dict
+  sample: {server: the MySQL server at socket /run/mysqld/mysqld.sock, paused_at: '2026-11-23T10:00:00Z', pid: 4242}
 queries:
   description: The statements that changed (or in check mode, would change) the server.
   returned: success
@@ -99,8 +108,11 @@ def main():
         wanted = module.params['state'] == 'enabled'
         with module.mysql_session() as session:
             previous = session.get_keyring_operations()
+            marker = session.read_pause_marker()
             module.result.update(previous=previous, current=previous, server_version=session.server_version,
-                                 queries=[])
+                                 queries=[], paused_by_keyops=marker if not previous else None)
+            if previous and marker and wanted and not module.check_mode:
+                session.remove_pause_marker()       # the server restarted since, and came back ON
             if previous != wanted:
                 if module.check_mode:
                     session.queries.append('SET GLOBAL keyring_operations = %s' % ('ON' if wanted else 'OFF'))

@@ -15,6 +15,7 @@ __metaclass__ = type
 import os
 
 from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER
+from .faults import checkpoint
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
 
 DIFFERENT_TYPE = 'different_type'
@@ -142,6 +143,7 @@ def migrate(source, destination, owner=None, group=None, mode=None, check_mode=F
     with destination.lock():
         destination.remove_stale_temp_files()
         source_keys = source.load(on_backup)
+        checkpoint('mid_copy')
         destination_keys, digest = load_destination(destination, on_backup)
         plan = plan_migration(source_keys, destination_keys, destination, digest)
         if plan.conflicts:

@@ -90,6 +90,13 @@ class _Connection:
         pass
 
 
+@pytest.fixture(autouse=True)
+def pause_marker_dir(monkeypatch, tmp_path):
+    directory = str(tmp_path / 'pause-markers')
+    monkeypatch.setattr(mysql, 'PAUSE_MARKER_DIR', directory)
+    return directory
+
+
 @pytest.fixture
 def fake_server(monkeypatch):
     server = FakeServer()

@@ -207,3 +207,18 @@ def test_online_failure_to_resume_is_loud(files, fake_server, capsys):
     assert rc == 1 and 'still OFF' in result['msg'] and 'SET GLOBAL keyring_operations = ON' in result['msg']
     # The copy itself succeeded and is reported.
     assert len(result['migrated']) == 2
+
+
+def test_online_resumes_a_server_an_interrupted_run_left_paused(files, fake_server, capsys, pause_marker_dir):
+    from ansible_collections.keyops.mysql.plugins.modules import keyring_operations
+    run_module(keyring_operations, dict(state='disabled', login_unix_socket='/s', config_file=''), capsys)
+    assert fake_server.keyring_operations is False          # ... and the run that paused it was killed
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['resumed_interrupted_pause']['pid'] > 0
+    assert fake_server.keyring_operations is True and os.listdir(pause_marker_dir) == []
+
+
+def test_online_leaves_a_dba_pause_alone(files, fake_server, capsys, pause_marker_dir):
+    fake_server.keyring_operations = False                   # paused by someone else: no marker
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and fake_server.keyring_operations is False and 'resumed_interrupted_pause' not in result

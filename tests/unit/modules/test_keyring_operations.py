@@ -85,3 +85,22 @@ def test_connection_options(fake_server, capsys):
     rc, _result = run_module(keyring_operations, dict(SOCKET, state='enabled', login_host='ignored'), capsys)
     assert fake_server.connect_kwargs['unix_socket'] == SOCKET['login_unix_socket']
     assert 'host' not in fake_server.connect_kwargs
+
+
+def test_pausing_leaves_a_marker_and_resuming_removes_it(fake_server, capsys, pause_marker_dir):
+    import os
+    rc, result = run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)
+    markers = os.listdir(pause_marker_dir)
+    assert rc == 0 and markers == ['paused-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002.json']
+    rc, result = run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)
+    assert result['paused_by_keyops']['server'] == 'the MySQL server at socket /run/mysqld/mysqld.sock'
+    rc, result = run_module(keyring_operations, dict(SOCKET, state='enabled'), capsys)
+    assert rc == 0 and result['changed'] and os.listdir(pause_marker_dir) == []
+
+
+def test_a_failed_pause_leaves_no_marker(fake_server, capsys, pause_marker_dir):
+    import os
+    fake_server.fail['SET GLOBAL keyring_operations = OFF'] = (1227, 'Access denied')
+    rc, _result = run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)
+    assert rc == 1
+    assert not os.path.exists(pause_marker_dir) or os.listdir(pause_marker_dir) == []
