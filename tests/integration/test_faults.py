@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Faults on a real 5-host fleet: processes killed at every point of an online run, a host failing mid-run,
+ansible-playbook killed while servers are paused, a server killed while paused, a login without privileges.
+
+Every case ends with: sources byte-identical, each destination either untouched or exactly old + source,
+keyring_operations ON on every server, no pause marker and no temp file left.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+
+from ..conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+FAULTS = Path(__file__).parent / 'playbooks' / 'faults'
+MYSQL = ['mysql', '-uroot', '--batch', '--skip-column-names', '-e']
+
+
+@pytest.fixture(scope='module')
+def fleet(sandbox_fleet):
+    os.environ['ANSIBLE_COLLECTIONS_PATH'] = os.path.join(REPO_ROOT, '.cache', 'collections')
+    return sandbox_fleet(n=5)
+
+
+def host_path(fleet, host, path):
+    """A path inside a host's filesystem, seen from the controller (the host's root is an overlay here)."""
+    return Path(fleet.hosts[host]['keyops_sandbox_root']) / path.lstrip('/')
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def play(fleet, name, extra, tmp_path, verbosity=0, args=(), background=False):
+    extra_file = tmp_path / ('extra-%s.json' % name.replace('/', '-'))
+    extra_file.write_text(json.dumps(extra))
+    cmd = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), str(FAULTS / name),
+           '-e', '@%s' % extra_file] + list(args) + (['-' + 'v' * verbosity] if verbosity else [])
+    if background:
+        return subprocess.Popen(cmd, env=fleet.ansible_env(), cwd=fleet.state_dir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.run(cmd, env=fleet.ansible_env(), cwd=fleet.state_dir, capture_output=True, text=True,
+                          timeout=900, check=False)
+
+
+def operations(fleet):
+    """keyring_operations of every mysql host, read with the mysql client over SSH."""
+    results = fleet.command('mysql', MYSQL + ['SELECT @@GLOBAL.keyring_operations'])
+    return {h: r.get('stdout') for h, r in results.items()}
+
+
+def markers(fleet):
+    return {h: sorted(p.name for p in host_path(fleet, h, '/run/keyops-mysql').glob('*'))
+            for h in fleet.group('mysql') if host_path(fleet, h, '/run/keyops-mysql').is_dir()}
+
+
+def temp_files(fleet, destination):
+    return {h: [p.name for p in host_path(fleet, h, os.path.dirname(destination)).iterdir()
+                if p.name.endswith('.keyops-tmp')] for h in fleet.group('mysql')}
+
+
+def keys_of(fleet, host, path):
+    return list(open_keystore('component_keyring_file', str(host_path(fleet, host, path))).load())
+
+
+def data_file(fleet):
+    results = fleet.command('mysql', MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status"
+                                              " WHERE STATUS_KEY = 'Data_file'"])
+    return {h: r.get('stdout') for h, r in results.items()}
+
+
+def assert_converged(fleet, destination, sources_before):
+    hosts = fleet.group('mysql')
+    assert operations(fleet) == dict.fromkeys(hosts, '1')
+    assert not any(markers(fleet).values()), markers(fleet)
+    assert not any(temp_files(fleet, destination).values())
+    for host in hosts:
+        source = fleet.hosts[host]['keyring_path']
+        assert sha(host_path(fleet, host, source)) == sources_before[host]
+
+
+def test_online_copy_killed_at_every_point(fleet, tmp_path):
+    destination = '/var/lib/mysql-keyring/online_killed'
+    hosts = fleet.group('mysql')
+    points = {'mysql1': 'after_pause', 'mysql2': 'mid_copy', 'mysql3': 'before_resume',
+              'mysql4': 'before_temp_write', 'mysql5': 'after_fsync'}
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
+    res = play(fleet, 'online_copy.yml', {'fault_destination': destination, 'fault_per_host': points}, tmp_path,
+               args=['-e', 'fault="{{ fault_per_host[inventory_hostname] }}"'])
+    assert res.returncode == 0, res.stdout[-6000:]
+    # Every module was killed while the server was paused: each server is still OFF, with keyops's marker.
+    assert operations(fleet) == dict.fromkeys(hosts, '0')
+    assert all(len(markers(fleet).get(h, [])) == 1 for h in hosts), markers(fleet)
+    for host in hosts:
+        written = host_path(fleet, host, destination)
+        if points[host] == 'before_resume':
+            assert keys_of(fleet, host, destination) == keys_of(fleet, host, fleet.hosts[host]['keyring_path'])
+        else:
+            assert not written.exists()
+
+    # The re-run sees keyops's markers, copies what is missing, and resumes every server.
+    res = play(fleet, 'online_copy.yml', {'fault_destination': destination}, tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert res.stdout.count("'resumed_interrupted_pause'") == 5 or res.stdout.count('resumed_interrupted_pause') >= 5
+    for host in hosts:
+        assert keys_of(fleet, host, destination) == keys_of(fleet, host, fleet.hosts[host]['keyring_path'])
+    assert_converged(fleet, destination, sources)
+
+
+def test_one_host_of_five_fails_mid_run(fleet, tmp_path):
+    destination = '/var/lib/mysql-keyring/one_fails'
+    hosts = fleet.group('mysql')
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
+    before = data_file(fleet)
+    res = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)},
+               tmp_path, args=['-e', '{"fault": "{{ \'before_temp_write\' if inventory_hostname == \'mysql3\' else \'\' }}"}'])
+    assert res.returncode != 0
+    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
+    assert report['result'] == 'failed' and report['hosts']['mysql3']['status'] == 'failed'
+    # No server was switched; every server is ON; mysql3's destination was never written.
+    assert data_file(fleet) == before
+    assert not host_path(fleet, 'mysql3', destination).exists()
+    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+    for host in set(hosts) - {'mysql3'}:
+        assert keys_of(fleet, host, destination) == keys_of(fleet, host, fleet.hosts[host]['keyring_path'])
+
+    res = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)},
+               tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
+    assert report['result'] == 'success'
+    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    assert_converged(fleet, destination, sources)
+    restore(fleet, tmp_path)
+
+
+def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
+    destination = '/var/lib/mysql-keyring/playbook_killed'
+    hosts = fleet.group('mysql')
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
+    run = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
+                                   'fault': 'mid_copy:sleep=30'}, tmp_path, background=True)
+    deadline = time.monotonic() + 120
+    while sum(len(m) for m in markers(fleet).values()) < 5:
+        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read() if run.poll() is not None else ''
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)          # the operator's Ctrl-\, an OOM kill, a dead AWX node...
+    run.wait()
+    time.sleep(1)
+    assert operations(fleet) == dict.fromkeys(hosts, '0')
+
+    res = play(fleet, '../../../../playbooks/resume.yml', {'keyring_migration_login': {'login_unix_socket': '/run/mysqld/mysqld.sock'}}, tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+
+    res = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)},
+               tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    assert_converged(fleet, destination, sources)
+    restore(fleet, tmp_path)
+
+
+def restore(fleet, tmp_path):
+    """Put every server back on its own keystore (with the keys made meanwhile) for the next test."""
+    res = play(fleet, 'restore.yml', {}, tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    hosts = fleet.group('mysql')
+    assert data_file(fleet) == {h: fleet.hosts[h]['keyring_path'] for h in hosts}
