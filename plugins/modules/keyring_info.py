@@ -171,7 +171,21 @@ KEYSTORE_SPEC = dict(
 )
 
 
+NEEDED_PRIVILEGES = ('SELECT on performance_schema.keyring_component_status and performance_schema.keyring_keys, '
+                     'and to pause the server SUPER, or SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN')
+
+
 def server_facts(session):
+    try:
+        return _server_facts(session)
+    except MysqlError as exc:
+        if exc.code in (1142, 1227):       # table access denied, specific privilege denied
+            raise MysqlError('%s. The login user lacks a privilege keyops needs: %s' % (exc, NEEDED_PRIVILEGES),
+                             exc.code)
+        raise
+
+
+def _server_facts(session):
     facts = dict(server_version=session.server_version, server_uuid=session.server_uuid)   # MariaDB: None
     rows = session.optional_query('SELECT @@GLOBAL.keyring_operations')
     facts['keyring_operations'] = bool(int(rows[0][0])) if rows else None

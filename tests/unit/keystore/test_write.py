@@ -279,3 +279,16 @@ def test_following_the_server_refuses_a_backup_it_would_choke_on(tmp_path):
         f.write(b'{"version":"1.0","elem')          # the component would copy this over and fail to start
     with pytest.raises(model.BackupPresentError, match='fail to start'):
         open_keystore('component_keyring_file', path).load(on_backup='follow_server')
+
+
+def test_the_temp_file_is_private_from_its_first_byte(store, monkeypatch):
+    seen = {}
+
+    def look(name):
+        if name == 'after_temp_write':
+            temp = [n for n in os.listdir(os.path.dirname(store.path)) if n.endswith(atomic.TEMP_SUFFIX)]
+            seen['mode'] = stat.S_IMODE(os.stat(os.path.join(os.path.dirname(store.path), temp[0])).st_mode)
+    monkeypatch.setattr(atomic, 'checkpoint', look)
+    os.chmod(store.path, 0o644)                  # even when the keystore itself is wider
+    store.write(OLD + NEW)
+    assert seen['mode'] == 0o600
