@@ -182,3 +182,25 @@ def restore(fleet, tmp_path):
     assert res.returncode == 0, res.stdout[-6000:]
     hosts = fleet.group('mysql')
     assert data_file(fleet) == {h: fleet.hosts[h]['keyring_path'] for h in hosts}
+
+
+def test_a_server_killed_while_paused(fleet, tmp_path):
+    destination = '/var/lib/mysql-keyring/server_killed'
+    hosts = fleet.group('mysql')
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
+    run = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
+                                   'fault': 'mid_copy:sleep=6'}, tmp_path, background=True)
+    deadline = time.monotonic() + 120
+    while sum(len(m) for m in markers(fleet).values()) < 5:
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    pid = int(host_path(fleet, 'mysql2', '/run/mysqld/mysqld.pid').read_text())
+    os.kill(pid, signal.SIGKILL)                # the server dies while paused (the hosts share our PID space)
+    output, _ = run.communicate(timeout=600)
+    # The run goes on: mysql2's copy is a file copy, and its switch restarts it (start, as it is down).
+    assert run.returncode == 0, output[-6000:]
+    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
+    assert report['result'] == 'success' and report['hosts']['mysql2']['restarted'] is True
+    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    assert_converged(fleet, destination, sources)
+    restore(fleet, tmp_path)
