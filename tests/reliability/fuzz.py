@@ -32,7 +32,7 @@ HOSTILE = (0, 1, 7, 8, 2 ** 31, 2 ** 32, 2 ** 32 + 8, 2 ** 63, 2 ** 64 - 1)
 def seeds(rng):
     """Valid encodings to mutate: (keystore type, bytes)."""
     keys = [Key('INNODBKey-%d' % i, '' if i % 2 else 'u%d@%%' % i, ('AES', 'RSA', 'DSA', 'SECRET')[i % 4],
-                bytes(rng.getrandbits(8) for _ in range((16, 256, 128, 40)[i % 4]))) for i in range(5)]
+                bytes(rng.getrandbits(8) for _byte in range((16, 256, 128, 40)[i % 4]))) for i in range(5)]
     out = []
     for keystore_type, cls in sorted(KEYSTORE_TYPES.items()):
         store = cls('/fuzz', password=PASSWORD) if cls.needs_password else cls('/fuzz')
@@ -47,7 +47,7 @@ def seeds(rng):
 
 def mutate(rng, data):
     data = bytearray(data)
-    for _ in range(rng.choice((1, 1, 1, 2, 3, 8))):
+    for _mutation in range(rng.choice((1, 1, 1, 2, 3, 8))):
         kind = rng.randrange(8)
         pos = rng.randrange(len(data) + 1) if data else 0
         if kind == 0 and data:                                   # flip one bit
@@ -57,7 +57,7 @@ def mutate(rng, data):
         elif kind == 2:                                          # truncate
             del data[pos:]
         elif kind == 3:                                          # insert random bytes
-            data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 9)))
+            data[pos:pos] = bytes(rng.randrange(256) for _byte in range(rng.randrange(1, 9)))
         elif kind == 4 and data:                                 # delete a range
             del data[pos:pos + rng.randrange(1, 17)]
         elif kind == 5 and data:                                 # duplicate a range
