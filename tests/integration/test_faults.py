@@ -84,6 +84,16 @@ def data_file(fleet):
     return {h: r.get('stdout') for h, r in results.items()}
 
 
+def wait_until_all_paused(fleet, run):
+    """Wait until the role, running in the background, has paused every server (each has keyops's marker)."""
+    deadline = time.monotonic() + 120
+    while sum(len(m) for m in markers(fleet).values()) < len(fleet.group('mysql')):
+        if run.poll() is not None:
+            raise AssertionError('the run ended before pausing every server:\n' + run.stdout.read()[-6000:])
+        assert time.monotonic() < deadline, 'the servers were not all paused within 120 s'
+        time.sleep(0.2)
+
+
 def assert_converged(fleet, destination, sources_before):
     hosts = fleet.group('mysql')
     assert operations(fleet) == dict.fromkeys(hosts, '1')
@@ -155,10 +165,7 @@ def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
     run = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
                                    'fault': 'mid_copy:sleep=30'}, tmp_path, background=True)
-    deadline = time.monotonic() + 120
-    while sum(len(m) for m in markers(fleet).values()) < 5:
-        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read() if run.poll() is not None else ''
-        time.sleep(0.2)
+    wait_until_all_paused(fleet, run)
     os.killpg(run.pid, signal.SIGKILL)          # the operator's Ctrl-\, an OOM kill, a dead AWX node...
     run.wait()
     time.sleep(1)
@@ -190,10 +197,7 @@ def test_a_server_killed_while_paused(fleet, tmp_path):
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
     run = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
                                    'fault': 'mid_copy:sleep=6'}, tmp_path, background=True)
-    deadline = time.monotonic() + 120
-    while sum(len(m) for m in markers(fleet).values()) < 5:
-        assert run.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until_all_paused(fleet, run)
     pid = int(host_path(fleet, 'mysql2', '/run/mysqld/mysqld.pid').read_text())
     os.kill(pid, signal.SIGKILL)                # the server dies while paused (the hosts share our PID space)
     output = run.communicate(timeout=600)[0]
