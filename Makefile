@@ -11,9 +11,9 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
 PYBIN := $(CURDIR)/.cache/pybin
 
-.PHONY: test venv unit reliability integration sanity demo fuzz sandbox-root sandbox-down clean
+.PHONY: test venv unit reliability integration molecule sanity demo fuzz sandbox-root sandbox-down clean
 
-test: unit reliability integration sanity
+test: unit reliability integration molecule sanity
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,10 @@ fuzz: venv
 
 integration: venv sandbox-root
 	$(BIN)/pytest tests/integration
+
+# The role on real sandbox fleets, one fleet per scenario (extensions/molecule/README.md).
+molecule: venv sandbox-root
+	PATH="$(CURDIR)/$(BIN):$$PATH" NO_COLOR=1 $(BIN)/molecule test --all
 
 sandbox-down: venv
 	$(BIN)/python -m tests.sandbox down --all

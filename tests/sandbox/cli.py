@@ -85,6 +85,9 @@ def _run(args):
         dirs = fleet.registered_fleets() if args.all else []
         if args.state_dir:
             dirs.append(args.state_dir)
+        if not dirs and args.all:
+            print("no fleet is running")
+            return 0
         if not dirs:
             raise util.SandboxError("give --state-dir DIR or --all")
         failed = []
