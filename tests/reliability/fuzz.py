@@ -12,6 +12,7 @@ insertions, duplicated and deleted ranges, length fields set to hostile values (
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -108,8 +109,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--inputs', type=int, default=100000)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', action='store_true', help='print one JSON summary instead of the table')
     args = parser.parse_args()
-    run(args.inputs, args.seed)
+    if args.json:
+        counts, slowest, peak_kib = run(args.inputs, args.seed, report=lambda line: None)
+        print(json.dumps(dict(outcomes=['%s %s %d' % (t, o, n) for (t, o), n in sorted(counts.items())],
+                              slowest_seconds=slowest, peak_rss_kib=peak_kib)))
+    else:
+        run(args.inputs, args.seed)
 
 
 if __name__ == '__main__':
