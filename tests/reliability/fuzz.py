@@ -75,6 +75,18 @@ def mutate(rng, data):
     return bytes(data)
 
 
+def peak_rss_kib():
+    """This process's peak RSS. VmHWM, not ru_maxrss: the latter keeps the parent's size from before exec."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1])
+    except IOError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def run(inputs, seed=0, report=print):
     rng = random.Random(seed)
     corpus = seeds(rng)
@@ -98,7 +110,7 @@ def run(inputs, seed=0, report=print):
         slowest = max(slowest, time.perf_counter() - started)
         key = (keystore_type, outcome)
         counts[key] = counts.get(key, 0) + 1
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     report('%d inputs, slowest %.1f ms, peak RSS %d MiB' % (inputs, slowest * 1000, peak_kib // 1024))
     for (keystore_type, outcome), count in sorted(counts.items()):
         report('  %-34s %-24s %7d' % (keystore_type, outcome, count))
