@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import glob
 import hashlib
 import os
@@ -51,6 +52,22 @@ RECOVERED_FROM_BACKUP = (BACKUP_ROLL_BACK, BACKUP_ROLL_FORWARD)
 
 # write(expected_sha256=...) default: check against the last load, if any. None means "expect no file".
 LAST_LOADED = object()
+
+
+def without_gc(function, *args):
+    """function(*args) with Python's cyclic garbage collector paused.
+
+    Parsing or rendering a large keystore allocates millions of objects and no reference cycles; the
+    collector's repeated passes over them roughly double the time. Nothing else changes: the collector is
+    switched back on (if it was on) however the call ends.
+    """
+    if not gc.isenabled():
+        return function(*args)
+    gc.disable()
+    try:
+        return function(*args)
+    finally:
+        gc.enable()
 
 
 class Decoded:
@@ -129,6 +146,7 @@ class Keystore:
         self.backup_path = path + '.backup'
         self.layout = None
         self._loaded = None          # (KeySet, sha256 of the bytes) of the last load
+        self._decoded_bytes = None   # (bytes, password, Decoded) of the last successful decode (_decode_file)
         self._lock = None
         self._lock_depth = 0
         self.lock_timeout = 10.0     # seconds to wait for another writer before giving up
@@ -156,11 +174,20 @@ class Keystore:
 
     # ---- reading ---------------------------------------------------------------------------------------
 
-    def _decode_file(self, data, path):
+    def _decode_file(self, data, path, remember=True):
+        # decode() is a pure function of the bytes (and this object's password): the same bytes decoded again
+        # (a source loaded by the caller and again by migrate(), a destination loaded and then re-read under
+        # the lock by write()) reuse the last result, with a KeySet of their own. Only successes are kept.
+        cached = self._decoded_bytes
+        if cached is not None and cached[0] == data and cached[1] == self.password:
+            return Decoded(cached[2].keys.copy(), cached[2].layout)
         try:
-            return self.decode(data)
+            decoded = without_gc(self.decode, data)
         except KeystoreError as exc:
             raise exc.with_path(path)
+        if remember:
+            self._decoded_bytes = (data, self.password, Decoded(decoded.keys.copy(), decoded.layout))
+        return decoded
 
     def load(self, on_backup=ON_BACKUP_FAIL):
         """Read and strictly parse the keystore; return its KeySet. Files are only opened read-only.
@@ -324,7 +351,7 @@ class Keystore:
                     except KeystoreError as exc:
                         raise exc.with_path(self.path)
             self.check_unique(keys)
-            data = self.encode(keys, layout)
+            data = without_gc(self.encode, keys, layout)
 
             if (existing is not None and not backup.present and list(existing.keys) == keys
                     and self._attributes_match(owner, group, mode)):
@@ -332,14 +359,19 @@ class Keystore:
                 return WriteResult(self.path, False, False, len(keys), st.st_uid, st.st_gid, st.st_mode & 0o7777,
                                    hashlib.sha256(current).hexdigest())
 
+            verified = []
+
             def verify(written):
-                if list(self._decode_file(written, self.path).keys) != keys:
+                decoded = self._decode_file(written, self.path, remember=False)
+                if list(decoded.keys) != keys:
                     raise WriteVerificationError('the new keystore did not decode to the intended keys; '
                                                  'nothing was changed', path=self.path)
+                verified.append(decoded)
 
             uid, gid, final_mode = write_atomically(self.path, data, mode=mode, owner=owner, group=group,
                                                     verify=verify)
-            decoded = self._decode_file(data, self.path)
+            # write_atomically verified bytes equal to `data`: their decoding is the one to keep.
+            decoded = verified[0] if verified else self._decode_file(data, self.path)
             self.layout = decoded.layout
             digest = hashlib.sha256(data).hexdigest()
             self._loaded = (decoded.keys, digest)

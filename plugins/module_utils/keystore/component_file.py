@@ -58,8 +58,9 @@ def new_document_layout():
 
 
 def _reject_duplicate_members(pairs):
-    names = [name for name, _value in pairs]
-    if len(set(names)) != len(names):
+    # dict() is the fast test (no duplicate: as many names as pairs); the message is built only on failure.
+    if len(dict(pairs)) != len(pairs):
+        names = [name for name, _value in pairs]
         raise ValueError('an object has the member %r twice' % sorted(n for n in names if names.count(n) > 1)[0])
     return JsonObject(pairs)
 
@@ -77,6 +78,9 @@ def parse_document(data):
         text = data.decode('utf-8')
     except UnicodeDecodeError as exc:
         raise BadJsonError('the file is not UTF-8 text (byte %d)' % exc.start, offset=exc.start)
+    parsed = _parse_canonical(text)
+    if parsed is not None:
+        return parsed
     try:
         pairs = json.loads(text, object_pairs_hook=_reject_duplicate_members, parse_constant=_reject_constant)
     except ValueError as exc:
@@ -100,31 +104,96 @@ def parse_document(data):
         raise BadJsonError('the document has no "elements" array')
 
     keys = KeySet()
+    add = keys.add
     signatures = {}
     kept = {}
     for index, element in enumerate(elements):
         key = _element_to_key(index, element)
-        signature = component_signature(key)
+        key_id, user_id = key.key_id, key.user_id
+        signature = key_id + ('\0' + user_id if user_id else '')     # component_signature(key)
         if signature in signatures:
             raise DuplicateKeyError('element %d (%s) has the same identity as element %d'
-                                    % (index, key.describe(), signatures[signature]), key_id=key.key_id)
+                                    % (index, key.describe(), signatures[signature]), key_id=key_id)
         signatures[signature] = index
-        keys.add(key)
-        kept[key.identity] = (key, element)
+        add(key)
+        kept[(key_id, user_id)] = (key, element)
     members = JsonObject((name, elements if name == 'elements' else value) for name, value in pairs)
     return keys, ComponentLayout(members, kept)
 
 
+# A document exactly as MySQL writes it: compact, the two top-level members and the five element members in
+# MySQL's order, each once, every value a string of the expected shape and every extension empty. Such a
+# document has nothing the strict parse below would keep apart (no duplicate or foreign member, no nesting
+# beyond 4), so after a plain json.loads it yields the same keys and layout; anything else, including any
+# element the checks below would refuse, goes to the strict parse, which raises the error.
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+# One element and its separator: a comma before the next element, or the end of the elements. Matched
+# element by element (re.sub), so the regex engine keeps no state across elements.
+_CANONICAL_ELEMENT = re.compile(r'\{"user":%s,"data_id":%s,"data_type":"(?:AES|RSA|DSA|SECRET)",'
+                                r'"data":"[0-9A-Fa-f]*","extension":\[\]\}(?:,(?=\{)|\Z)'
+                                % (_JSON_STRING, _JSON_STRING))
+_CANONICAL_HEAD = '{"version":"1.0","elements":['
+_CANONICAL_TAIL = ']}'
+
+
+def _parse_canonical(text):
+    """(KeySet, ComponentLayout) of a canonical document, as parse_document's strict path would return
+    them; None when the document is not canonical or any element would fail a check."""
+    if (len(text) < len(_CANONICAL_HEAD) + len(_CANONICAL_TAIL) or not text.startswith(_CANONICAL_HEAD)
+            or not text.endswith(_CANONICAL_TAIL)):
+        return None
+    # The elements are exactly a comma-separated run of canonical elements when removing every canonical
+    # element (with its separator) leaves nothing.
+    if _CANONICAL_ELEMENT.sub('', text[len(_CANONICAL_HEAD):-len(_CANONICAL_TAIL)]):
+        return None
+    try:
+        # The regex fixed every member name, so the pairs need no duplicate check: build the objects directly.
+        document = json.loads(text, object_pairs_hook=JsonObject)
+    except ValueError:          # e.g. a bad escape or a raw control character inside a string
+        return None
+    keys = KeySet()
+    table = keys._keys
+    signatures = set()
+    kept = {}
+    unhexlify = binascii.unhexlify
+    elements = document[1][1]
+    for element in elements:
+        (_n, user_id), (_n, key_id), (_n, key_type), (_n, hex_data), _extension = element
+        if len(hex_data) % 2 or len(hex_data) > 2 * MAX_KEY_LENGTH:
+            return None
+        if not key_id:
+            if not user_id:
+                return None
+            signature = '\0' + user_id
+        else:
+            signature = key_id + ('\0' + user_id if user_id else '')
+        if signature in signatures:
+            return None
+        signatures.add(signature)
+        key = Key(key_id, user_id, key_type, unhexlify(hex_data))
+        identity = (key_id, user_id)
+        table[identity] = key
+        kept[identity] = (key, element)
+    return keys, ComponentLayout(JsonObject((('version', FORMAT_VERSION), ('elements', elements))), kept)
+
+
 def _nesting_depth(value):
     """Deepest nesting of arrays and objects, found without recursion (a hostile file may nest thousands deep)."""
+    if not isinstance(value, list):
+        return 0
     deepest = 0
     stack = [(value, 1)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, list):          # arrays, and objects (JsonObject is a list of pairs)
-            deepest = max(deepest, depth)
-            children = (v for _k, v in item) if isinstance(item, JsonObject) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, list))
+        item, depth = stack.pop()           # arrays, and objects (JsonObject is a list of pairs)
+        if depth > deepest:
+            deepest = depth
+        children = [v for _k, v in item] if isinstance(item, JsonObject) else item
+        for child in children:
+            if isinstance(child, list):
+                if child:
+                    stack.append((child, depth + 1))
+                elif depth >= deepest:      # an empty array or object: one level more, nothing inside
+                    deepest = depth + 1
     return deepest
 
 
@@ -136,32 +205,46 @@ def _json_error(exc):
 
 
 def _element_to_key(index, element):
-    if not isinstance(element, JsonObject):
-        raise BadJsonError('element %d is not a JSON object' % index)
-    fields = dict(element)
-    for name in ELEMENT_MEMBERS:
-        if name not in fields:
-            raise BadJsonError('element %d has no "%s" member' % (index, name))
-        wanted = list if name == 'extension' else str
-        if not isinstance(fields[name], wanted):
-            kind = 'array' if wanted is list else 'string'
-            raise BadJsonError('element %d: "%s" must be a JSON %s' % (index, name, kind))
-    key_id, user_id, key_type, hex_data = (fields['data_id'], fields['user'], fields['data_type'],
-                                           fields['data'])
-    who = describe_identity(key_id, user_id)
+    if isinstance(element, JsonObject) and len(element) == 5:
+        # Fast path: the element as MySQL writes it, its members in MySQL's order with the expected types.
+        # (Members are unique, checked while parsing; anything else takes the general path, same checks.)
+        (user_name, user_id), (id_name, key_id), (type_name, key_type), (data_name, hex_data), \
+            (extension_name, extension) = element
+        canonical = (user_name == 'user' and id_name == 'data_id' and type_name == 'data_type'
+                     and data_name == 'data' and extension_name == 'extension' and isinstance(user_id, str)
+                     and isinstance(key_id, str) and isinstance(key_type, str) and isinstance(hex_data, str)
+                     and isinstance(extension, list))
+    else:
+        canonical = False
+    if not canonical:
+        if not isinstance(element, JsonObject):
+            raise BadJsonError('element %d is not a JSON object' % index)
+        fields = dict(element)
+        for name in ELEMENT_MEMBERS:
+            if name not in fields:
+                raise BadJsonError('element %d has no "%s" member' % (index, name))
+            wanted = list if name == 'extension' else str
+            if not isinstance(fields[name], wanted):
+                kind = 'array' if wanted is list else 'string'
+                raise BadJsonError('element %d: "%s" must be a JSON %s' % (index, name, kind))
+        key_id, user_id, key_type, hex_data = (fields['data_id'], fields['user'], fields['data_type'],
+                                               fields['data'])
     if not key_id and not user_id:
         raise BadJsonError('element %d has neither a data_id nor a user' % index)
     if key_type not in KEY_TYPES:
-        raise UnknownKeyTypeError('element %d (%s) has an unknown data_type %r' % (index, who, key_type[:16]),
-                                  key_id=key_id)
-    if len(hex_data) % 2 or not _HEX.match(hex_data):
+        raise UnknownKeyTypeError('element %d (%s) has an unknown data_type %r'
+                                  % (index, describe_identity(key_id, user_id), key_type[:16]), key_id=key_id)
+    try:
+        # unhexlify accepts exactly the even-length strings of ASCII hex digits (what _HEX describes).
+        data = binascii.unhexlify(hex_data)
+    except ValueError:          # binascii.Error (odd length, not a hex digit) or a non-ASCII character
         # MySQL's unhex_string would silently load such a key as empty: a lost key. Refuse instead.
-        raise BadHexError('element %d (%s): "data" is not an even-length hex string' % (index, who),
-                          key_id=key_id)
-    if len(hex_data) // 2 > MAX_KEY_LENGTH:
-        raise KeyTooLargeError('element %d (%s) is %d bytes long' % (index, who, len(hex_data) // 2),
-                               key_id=key_id)
-    return Key(key_id, user_id, key_type, binascii.unhexlify(hex_data))
+        raise BadHexError('element %d (%s): "data" is not an even-length hex string'
+                          % (index, describe_identity(key_id, user_id)), key_id=key_id)
+    if len(data) > MAX_KEY_LENGTH:
+        raise KeyTooLargeError('element %d (%s) is %d bytes long'
+                               % (index, describe_identity(key_id, user_id), len(data)), key_id=key_id)
+    return Key(key_id, user_id, key_type, data)
 
 
 def component_signature(key):
@@ -180,7 +263,7 @@ def render_document(keys, layout):
     elements = []
     for key in keys:
         kept = layout.elements.get(key.identity)
-        elements.append(kept[1] if kept is not None and kept[0] == key else _element_for(key))
+        elements.append(kept[1] if kept is not None and kept[0] == key else _RenderedJson(_render_element(key)))
     members = JsonObject((name, elements if name == 'elements' else value) for name, value in layout.members)
     out = []
     _write_value(members, out)
@@ -198,8 +281,40 @@ def _escape(match):
     return _SHORT_ESCAPES.get(char) or '\\u%04X' % ord(char)
 
 
+def _flat_object(value):
+    """The compact JSON of an object whose members are all strings or empty arrays (every element MySQL
+    writes), as _write_value writes it; None for any other object."""
+    parts = []
+    for name, member in value:
+        if isinstance(member, str) and not isinstance(member, _RenderedJson):
+            parts.append('"%s":"%s"' % (_NEEDS_ESCAPE.sub(_escape, name), _NEEDS_ESCAPE.sub(_escape, member)))
+        elif isinstance(member, list) and not isinstance(member, JsonObject) and not member:   # [] but not {}
+            parts.append('"%s":[]' % _NEEDS_ESCAPE.sub(_escape, name))
+        else:
+            return None
+    return '{' + ','.join(parts) + '}'
+
+
+class _RenderedJson(str):
+    """JSON text already rendered as _write_value would render it; written as is."""
+
+
+def _render_element(key):
+    """_write_value's text for _element_for(key), without building the element first."""
+    return '{"user":"%s","data_id":"%s","data_type":"%s","data":"%s","extension":[]}' % (
+        _NEEDS_ESCAPE.sub(_escape, key.user_id), _NEEDS_ESCAPE.sub(_escape, key.key_id),
+        _NEEDS_ESCAPE.sub(_escape, key.key_type), binascii.hexlify(key.data).decode('ascii').upper())
+
+
 def _write_value(value, out):
+    if isinstance(value, _RenderedJson):
+        out.append(value)
+        return
     if isinstance(value, JsonObject):
+        flat = _flat_object(value)
+        if flat is not None:
+            out.append(flat)
+            return
         out.append('{')
         for i, (name, member) in enumerate(value):
             if i:
@@ -236,12 +351,14 @@ def check_component_storable(key):
                                   key_id=key.key_id)
     if len(key.data) > MAX_KEY_LENGTH:
         raise KeyTooLargeError('%s is %d bytes long' % (key.describe(), len(key.data)), key_id=key.key_id)
-    for text, what in ((key.key_id, 'key id'), (key.user_id, 'user id')):
-        try:
-            text.encode('utf-8')
-        except UnicodeEncodeError:
-            raise InvalidKeyError('the %s of %s is not valid UTF-8, which a JSON keystore cannot hold'
-                                  % (what, key.describe()), key_id=key.key_id)
+    what = 'key id'
+    try:
+        key.key_id.encode('utf-8')
+        what = 'user id'
+        key.user_id.encode('utf-8')
+    except UnicodeEncodeError:
+        raise InvalidKeyError('the %s of %s is not valid UTF-8, which a JSON keystore cannot hold'
+                              % (what, key.describe()), key_id=key.key_id)
 
 
 class ComponentKeyringFile(Keystore):

@@ -49,7 +49,10 @@ class Key:
     def __eq__(self, other):
         if not isinstance(other, Key):
             return NotImplemented
-        return self.identity == other.identity and self.same_material(other)
+        # identity == other.identity and same_material(other), field by field (called once per key per
+        # comparison of key lists: kept free of the property and method calls).
+        return (self.key_id == other.key_id and self.user_id == other.user_id and self.key_type == other.key_type
+                and self.data == other.data)
 
     def __ne__(self, other):
         result = self.__eq__(other)
@@ -112,6 +115,12 @@ class KeySet:
 
     def identities(self):
         return list(self._keys)
+
+    def copy(self):
+        """A new KeySet with the same keys in the same order (keys are immutable and already unique)."""
+        other = KeySet()
+        other._keys = dict(self._keys)
+        return other
 
     def __repr__(self):
         return 'KeySet(%d keys)' % len(self._keys)

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import os
 
-from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER
+from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER, without_gc
 from .faults import checkpoint
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
 
@@ -140,6 +140,11 @@ def migrate(source, destination, owner=None, group=None, mode=None, check_mode=F
     """
     if _same_file(source.path, destination.path):
         raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
+    # Loading, planning and writing allocate objects by the hundred thousand and no reference cycles.
+    return without_gc(_migrate, source, destination, owner, group, mode, check_mode, on_backup, before_write)
+
+
+def _migrate(source, destination, owner, group, mode, check_mode, on_backup, before_write):
     with destination.lock():
         destination.remove_stale_temp_files()
         source_keys = source.load(on_backup)

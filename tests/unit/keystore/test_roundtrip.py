@@ -143,3 +143,12 @@ def test_empty_keystores_round_trip(tmp_path):
         assert list(store.decode(store.encode([], layout)).keys) == []
         assert list(store.decode(b'').keys) == []      # a 0-byte file is an empty keystore in MySQL
     assert KeySet() == KeySet([])
+
+
+def test_foreign_members_are_kept_as_read():
+    # MySQL keeps the parsed document; so do we: empty objects stay objects, empty arrays arrays, order stays.
+    document = (b'{"version":"1.0","elements":[{"user":"","data_id":"k","data_type":"AES","data":"00",'
+                b'"extension":[]}],"x":{},"y":[],"z":{"a":{},"b":[1,2.5,true,null,"s"]}}')
+    store = codec('component_keyring_file')
+    decoded = store.decode(document)
+    assert store.encode(list(decoded.keys), decoded.layout) == document
