@@ -308,6 +308,7 @@ class KeyringMigration:
         if not os.path.exists(source.path):
             # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
             raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
+        self.check_before_copy(source, destination)
         if self.params['online']:
             self.run_paused(source, destination)
         else:
@@ -357,13 +358,19 @@ class KeyringMigration:
             if raise_error:
                 raise MysqlError(self.result.pop('resume_error'), exc.code)
 
-    def copy(self, source, destination):
-        owner, group, mode = self.file_attributes(source, destination)
-        created = not os.path.exists(destination.path)
+    def check_before_copy(self, source, destination):
+        """Checks that need no pause: done before an online run pauses the server, to keep the pause short.
+        (The source's decode is kept by the Keystore object, so the copy re-reads it without re-parsing it when
+        its bytes did not change meanwhile.)"""
+        owner, group, _mode = self.file_attributes(source, destination)
         self.check_reachable(destination, owner, group)
         if not self.params['allow_empty_source'] and len(source.load(self.params['on_backup_file'])) == 0:
             raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the server '
                                 'uses (or set allow_empty_source: true)', path=source.path)
+
+    def copy(self, source, destination):
+        owner, group, mode = self.file_attributes(source, destination)
+        created = not os.path.exists(destination.path)
 
         def keep_previous(plan):
             if self.params['backup'] and not created:
