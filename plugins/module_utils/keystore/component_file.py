@@ -37,7 +37,6 @@ FORMAT_VERSION = '1.0'
 # MySQL's own documents nest 3 deep (document, elements, element/extension); foreign members may add some.
 MAX_NESTING = 32
 ELEMENT_MEMBERS = ('user', 'data_id', 'data_type', 'data', 'extension')
-_HEX = re.compile(r'\A[0-9A-Fa-f]*\Z')
 
 
 class JsonObject(list):
@@ -235,7 +234,7 @@ def _element_to_key(index, element):
         raise UnknownKeyTypeError('element %d (%s) has an unknown data_type %r'
                                   % (index, describe_identity(key_id, user_id), key_type[:16]), key_id=key_id)
     try:
-        # unhexlify accepts exactly the even-length strings of ASCII hex digits (what _HEX describes).
+        # unhexlify accepts exactly the even-length strings of ASCII hex digits.
         data = binascii.unhexlify(hex_data)
     except ValueError:          # binascii.Error (odd length, not a hex digit) or a non-ASCII character
         # MySQL's unhex_string would silently load such a key as empty: a lost key. Refuse instead.
@@ -250,11 +249,6 @@ def _element_to_key(index, element):
 def component_signature(key):
     # The component's cache key: data_id + '\0' + user, with no separator when user is empty (meta.cc).
     return key.key_id + ('\0' + key.user_id if key.user_id else '')
-
-
-def _element_for(key):
-    return JsonObject([('user', key.user_id), ('data_id', key.key_id), ('data_type', key.key_type),
-                       ('data', binascii.hexlify(key.data).decode('ascii').upper()), ('extension', [])])
 
 
 def render_document(keys, layout):
@@ -300,7 +294,8 @@ class _RenderedJson(str):
 
 
 def _render_element(key):
-    """_write_value's text for _element_for(key), without building the element first."""
+    """The compact JSON of the element MySQL writes for `key` (member order user, data_id, data_type, data,
+    extension), as _write_value would render it."""
     return '{"user":"%s","data_id":"%s","data_type":"%s","data":"%s","extension":[]}' % (
         _NEEDS_ESCAPE.sub(_escape, key.user_id), _NEEDS_ESCAPE.sub(_escape, key.key_id),
         _NEEDS_ESCAPE.sub(_escape, key.key_type), binascii.hexlify(key.data).decode('ascii').upper())
