@@ -16,6 +16,15 @@ from ansible_collections.keyops.mysql.plugins.module_utils import mysql
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 
 
+# The suboptions of every option that names a keystore ({type, path, password}), as the modules document them.
+KEYSTORE_OPTIONS = dict(
+    type=dict(type='str', required=True,
+              choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
+    path=dict(type='path', required=True),
+    password=dict(type='str', no_log=True),
+)
+
+
 def parse_mode(value, option='mode'):
     """An octal file mode from a module option ('0640', '640' or an int); None stays None."""
     if value is None or isinstance(value, int):

@@ -160,15 +160,8 @@ import re
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
-from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
-
-KEYSTORE_SPEC = dict(
-    type=dict(type='str', required=True,
-              choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
-    path=dict(type='path', required=True),
-    password=dict(type='str', no_log=True),
-)
 
 
 NEEDED_PRIVILEGES = ('SELECT on performance_schema.keyring_component_status and performance_schema.keyring_keys, '
@@ -246,7 +239,7 @@ def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
-            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_SPEC, no_log=False),
+            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_OPTIONS, no_log=False),
             server=dict(type='bool', default=True),
             verify_queries=dict(type='list', elements='str', default=[]),
         ),

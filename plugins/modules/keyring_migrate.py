@@ -250,15 +250,9 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import
     MigrationConflictError,
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary, migrate
-from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 
-KEYSTORE_SPEC = dict(
-    type=dict(type='str', required=True,
-              choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
-    path=dict(type='path', required=True),
-    password=dict(type='str', no_log=True),
-)
 DEFAULT_NEW_FILE_MODE = 0o640
 
 
@@ -413,8 +407,8 @@ def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
-            source=dict(type='dict', required=True, options=KEYSTORE_SPEC),
-            destination=dict(type='dict', required=True, options=KEYSTORE_SPEC),
+            source=dict(type='dict', required=True, options=KEYSTORE_OPTIONS),
+            destination=dict(type='dict', required=True, options=KEYSTORE_OPTIONS),
             online=dict(type='bool', default=False),
             owner=dict(type='str'),
             group=dict(type='str'),
