@@ -308,7 +308,8 @@ class Keystore:
                                         path=self.path, key_id=key.key_id)
             seen[sig] = key
 
-    def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED, set_aside_backup=False):
+    def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED, set_aside_backup=False,
+              planned=False):
         """Atomically replace the keystore with exactly `keys` (ordered); return a WriteResult.
 
         `expected_sha256` is the checksum of the bytes the caller planned against, None if it planned
@@ -318,6 +319,10 @@ class Keystore:
         A '<file>.backup' makes the write fail (the server would undo it at its next start), unless
         `set_aside_backup`: then, after the new file is in place, the backup is renamed to
         '<file>.backup.keyops-<UTC time>' (kept, never deleted) so the server finds nothing to recover.
+
+        `planned`: the keys are a plan_migration() result against the bytes `expected_sha256` names (the
+        destination's keys, then keys it checked storable and signature-unique), so those checks are not
+        repeated. Only honoured together with an `expected_sha256` that the file still has.
         """
         keys = list(keys)
         with self.lock():
@@ -343,14 +348,15 @@ class Keystore:
                 layout = existing.layout
             else:
                 existing, layout = None, None
-            known = existing.keys if existing is not None else KeySet()
-            for key in keys:
-                if key not in known:
-                    try:
-                        self.check_storable(key, layout)
-                    except KeystoreError as exc:
-                        raise exc.with_path(self.path)
-            self.check_unique(keys)
+            if not (planned and expected_sha256 is not LAST_LOADED):
+                known = existing.keys if existing is not None else KeySet()
+                for key in keys:
+                    if key not in known:
+                        try:
+                            self.check_storable(key, layout)
+                        except KeystoreError as exc:
+                            raise exc.with_path(self.path)
+                self.check_unique(keys)
             data = without_gc(self.encode, keys, layout)
 
             if (existing is not None and not backup.present and list(existing.keys) == keys

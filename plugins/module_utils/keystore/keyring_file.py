@@ -172,6 +172,61 @@ def parse_records(body, arch, body_offset):
     return records, loc, None
 
 
+_KEY_TYPE_NAMES = dict((name.encode('ascii'), name) for name in KEY_TYPES)
+
+
+def _keys_of_native_file(body):
+    """The KeySet of a body in the layout every x86_64 server writes (LE_64), in one pass; None for anything
+    else: another layout, or any record the strict path would refuse (it then raises the precise error).
+
+    When every record parses strictly as LE_64, detect_architecture() picks LE_64 too (it tries LE_64 first,
+    and a strict fit is a loose fit), so the result is the strict path's. The digest is checked by the caller.
+    """
+    unpack_from = struct.Struct(ARCH_FORMATS['LE_64'][0]).unpack_from
+    type_names = _KEY_TYPE_NAMES
+    mask = _MASK
+    trusted_key = Key.trusted
+    from_bytes = int.from_bytes
+    keys = KeySet()
+    table = keys._keys
+    signatures = set()
+    end = len(body)
+    loc = 0
+    while loc < end:
+        if end - loc < 40:
+            return None
+        pod, l_id, l_type, l_user, l_data = unpack_from(body, loc)
+        id_at = loc + 40
+        type_at = id_at + l_id
+        user_at = type_at + l_type
+        data_at = user_at + l_user
+        data_end = data_at + l_data
+        next_loc = loc + pod
+        # pod must be the content padded to 8 (the lengths are unsigned, so this also bounds each of them)
+        if next_loc > end or pod != (data_end - loc + 7) & ~7 or l_data > MAX_KEY_LENGTH:
+            return None
+        if data_end != next_loc and body[data_end:next_loc].strip(b'\0'):
+            return None
+        key_type = type_names.get(body[type_at:user_at])
+        if key_type is None:
+            return None
+        raw_id = body[id_at:type_at]
+        raw_user = body[user_at:data_at]
+        signature = raw_id + raw_user
+        if signature in signatures:
+            return None
+        signatures.add(signature)
+        key_id = raw_id.decode('utf-8', 'surrogateescape')
+        user_id = raw_user.decode('utf-8', 'surrogateescape')
+        data = (from_bytes(body[data_at:data_end], 'little') ^ from_bytes(mask[:l_data], 'little')).to_bytes(
+            l_data, 'little') if l_data else b''
+        table[(key_id, user_id)] = trusted_key(key_id, user_id, key_type, data)
+        loc = next_loc
+    # Two records with distinct signatures can still share (key_id, user_id) only if their bytes are equal,
+    # which the signature set already refused; so the table holds one key per record.
+    return keys
+
+
 class KeyringFile(Keystore):
     """The keyring_file plugin's data file (keyring_file_data)."""
 
@@ -193,6 +248,11 @@ class KeyringFile(Keystore):
                 % ('32 bytes before the end (version 2.0 ends with EOF and a SHA-256 digest)' if version == '2.0'
                    else 'at the end (version 1.0)'), offset=max(len(data) - eof_size, HEADER_SIZE))
         body = data[HEADER_SIZE:len(data) - eof_size]
+
+        if version == '1.0' or data[-DIGEST_SIZE:] == hashlib.sha256(body).digest():
+            keys = _keys_of_native_file(body)
+            if keys is not None:
+                return Decoded(keys, (version, DEFAULT_LAYOUT[1]))
 
         arch = detect_architecture(body)
         if arch is None:

@@ -164,5 +164,6 @@ def _migrate(source, destination, owner, group, mode, check_mode, on_backup, bef
         if before_write is not None:
             before_write(plan)
         result = destination.write(plan.merged_keys(), owner=owner, group=group, mode=mode,
-                                   expected_sha256=digest, set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER)
+                                   expected_sha256=digest, set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER,
+                                   planned=True)
         return plan, result
