@@ -57,6 +57,10 @@ options:
       - Pause the running server given by the login options (C(keyring_operations=OFF)) for exactly the copy,
         and restore its previous state afterwards, also when the copy fails.
       - Use it when a running server uses the source or the destination.
+      - To keep the pause short, both keystores are read, the plan made (a conflict fails the task without
+        pausing) and the destination's new bytes rendered and checked before the pause. Paused, the module
+        only checks that neither file changed meanwhile (otherwise it does the whole copy again, paused) and
+        writes. When there is nothing to copy, the server is not paused at all.
     type: bool
     default: false
   owner:
@@ -228,10 +232,18 @@ resumed_interrupted_pause:
   returned: when such a marker was found
   type: dict
 keyring_operations:
-  description: With O(online=true), the server's C(keyring_operations) before and after the task.
+  description:
+    - With O(online=true), the server's C(keyring_operations) before, during and after the copy.
+    - RV(keyring_operations.during) equals RV(keyring_operations.before) when the server was not paused
+      because there was nothing to copy (see RV(paused)).
   returned: O(online=true)
   type: dict
   sample: {before: true, during: false, after: true}
+paused:
+  description: Whether the module set C(keyring_operations) OFF for the copy (and back afterwards).
+  returned: O(online=true)
+  type: bool
+  sample: true
 '''
 
 import os
@@ -249,7 +261,11 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import
     KeystoreError,
     MigrationConflictError,
 )
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary, migrate
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import (
+    key_summary,
+    migrate,
+    prepare_migration,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 
@@ -303,15 +319,39 @@ class KeyringMigration:
             # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
             raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
         self.check_before_copy(source, destination)
+        prepared = self.prepare(source, destination)
         if self.params['online']:
-            self.run_paused(source, destination)
+            self.run_paused(source, destination, prepared)
         else:
-            self.copy(source, destination)
+            self.copy(source, destination, prepared)
 
-    def run_paused(self, source, destination):
+    def prepare(self, source, destination):
+        """prepare_migration() where it applies (no .backup handling asked for): the plan and the new bytes,
+        made before any pause. Conflicts fail here, before the server is touched."""
+        if self.params['on_backup_file'] != 'fail':
+            return None
+        try:
+            return prepare_migration(source, destination)
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
+        except KeystoreError:
+            if not self.params['online']:
+                raise
+            # Unpaused, a server may be rewriting a keystore as it is read: the paused copy decides.
+            return None
+
+    def nothing_to_write(self, source, destination, prepared):
+        if prepared is None or prepared.plan.to_copy or prepared.plan.destination_sha256 is None:
+            return False
+        owner, group, mode = self.file_attributes(source, destination)
+        return destination._attributes_match(owner, group, mode)
+
+    def run_paused(self, source, destination, prepared):
         session = self.module.mysql_session().connect()
         state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
         self.result['queries'] = session.queries
+        self.result['paused'] = False
         try:
             state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
             if not state['before'] and session.read_pause_marker():
@@ -320,16 +360,20 @@ class KeyringMigration:
                 state['before'] = True
                 if not self.module.check_mode:
                     session.set_keyring_operations(False)     # rewrite the marker as this run's
-            paused = state['before'] and not self.module.check_mode
-            if state['before'] and self.module.check_mode:
+            # A pause that nothing would happen in is skipped (unless it is an interrupted run's, to undo).
+            needed = state['before'] and not (self.nothing_to_write(source, destination, prepared)
+                                              and 'resumed_interrupted_pause' not in self.result)
+            paused = needed and not self.module.check_mode
+            if needed and self.module.check_mode:
                 session.queries.extend(['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON'])
             if paused:
                 session.set_keyring_operations(False)
+                self.result['paused'] = True
                 state['during'] = session.get_keyring_operations()
                 checkpoint('after_pause')
             # Whatever happens to the copy, the server is resumed: a paused server cannot create or rotate keys.
             try:
-                self.copy(source, destination)
+                self.copy(source, destination, prepared)
             except BaseException:
                 if paused:
                     self.resume(session, state, raise_error=False)
@@ -362,7 +406,13 @@ class KeyringMigration:
             raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the server '
                                 'uses (or set allow_empty_source: true)', path=source.path)
 
-    def copy(self, source, destination):
+    def report_conflicts(self, exc):
+        summary = exc.plan.summary()
+        self.result.update(conflicts=summary['conflicts'], already_present=summary['already_present'],
+                           source_key_count=summary['source_key_count'],
+                           destination_key_count=summary['destination_key_count_before'])
+
+    def copy(self, source, destination, prepared=None):
         owner, group, mode = self.file_attributes(source, destination)
         created = not os.path.exists(destination.path)
 
@@ -373,12 +423,9 @@ class KeyringMigration:
         try:
             plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
                                     check_mode=self.module.check_mode, on_backup=self.params['on_backup_file'],
-                                    before_write=keep_previous)
+                                    before_write=keep_previous, prepared=prepared)
         except MigrationConflictError as exc:
-            summary = exc.plan.summary()
-            self.result.update(conflicts=summary['conflicts'], already_present=summary['already_present'],
-                               source_key_count=summary['source_key_count'],
-                               destination_key_count=summary['destination_key_count_before'])
+            self.report_conflicts(exc)
             raise
         except BackupPresentError as exc:
             exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '

@@ -116,6 +116,17 @@ class KeystoreState:
                     backup=self.backup.as_dict() if self.backup else None)
 
 
+class Rendered:
+    """A keystore's next bytes, encoded and checked ahead of the write (Keystore.render): `keys` encoded against
+    the file whose SHA-256 is `base_sha256` (None: no file), and `decoded`, what those bytes decode to."""
+
+    def __init__(self, keys, data, decoded, base_sha256):
+        self.keys = keys
+        self.data = data
+        self.decoded = decoded
+        self.base_sha256 = base_sha256
+
+
 class WriteResult:
     def __init__(self, path, changed, created, key_count, uid, gid, mode, sha256):
         self.path = path
@@ -308,8 +319,21 @@ class Keystore:
                                         path=self.path, key_id=key.key_id)
             seen[sig] = key
 
+    def render(self, keys):
+        """Encode exactly `keys` (ordered) in the layout of the last load, and check that the bytes decode back to
+        them, without taking the lock or touching the file: work a write() given this Rendered then skips, so
+        that an online migration does it before the server is paused. The keys must be storable (as a plan's
+        merged keys are)."""
+        keys = list(keys)
+        data = without_gc(self.encode, keys, self.layout)
+        decoded = self._decode_file(data, self.path, remember=False)
+        if list(decoded.keys) != keys:
+            raise WriteVerificationError('the new keystore did not decode to the intended keys; nothing was '
+                                         'changed', path=self.path)
+        return Rendered(keys, data, decoded, self.loaded_sha256)
+
     def write(self, keys, owner=None, group=None, mode=None, expected_sha256=LAST_LOADED, set_aside_backup=False,
-              planned=False):
+              planned=False, rendered=None):
         """Atomically replace the keystore with exactly `keys` (ordered); return a WriteResult.
 
         `expected_sha256` is the checksum of the bytes the caller planned against, None if it planned
@@ -323,6 +347,9 @@ class Keystore:
         `planned`: the keys are a plan_migration() result against the bytes `expected_sha256` names (the
         destination's keys, then keys it checked storable and signature-unique), so those checks are not
         repeated. Only honoured together with an `expected_sha256` that the file still has.
+
+        `rendered`: render()'s result for these keys. Used only if it was rendered against the bytes the file
+        has now; then the write is just the atomic replace, checked by comparing the bytes read back.
         """
         keys = list(keys)
         with self.lock():
@@ -336,13 +363,17 @@ class Keystore:
                 current = read_bytes(self.path)
             except KeystoreNotFoundError:
                 current = None
+            current_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             if expected_sha256 is LAST_LOADED:
                 expected_sha256 = self._loaded[1] if self._loaded is not None else LAST_LOADED
-            if expected_sha256 is not LAST_LOADED:
-                actual = hashlib.sha256(current).hexdigest() if current is not None else None
-                if actual != expected_sha256:
-                    raise ConcurrentWriterError('the keystore changed since it was read; nothing was written',
-                                                path=self.path)
+            if expected_sha256 is not LAST_LOADED and current_sha256 != expected_sha256:
+                raise ConcurrentWriterError('the keystore changed since it was read; nothing was written',
+                                            path=self.path)
+            if (rendered is not None and rendered.base_sha256 == current_sha256 and not backup.present
+                    and (rendered.keys is keys or rendered.keys == keys)):
+                uid, gid, final_mode = write_atomically(self.path, rendered.data, mode=mode, owner=owner,
+                                                        group=group)
+                return self._written(rendered.decoded, rendered.data, current, uid, gid, final_mode, backup)
             if current is not None:
                 existing = self._decode_file(current, self.path)
                 layout = existing.layout
@@ -363,7 +394,7 @@ class Keystore:
                     and self._attributes_match(owner, group, mode)):
                 st = os.stat(self.path)
                 return WriteResult(self.path, False, False, len(keys), st.st_uid, st.st_gid, st.st_mode & 0o7777,
-                                   hashlib.sha256(current).hexdigest())
+                                   current_sha256)
 
             verified = []
 
@@ -378,13 +409,16 @@ class Keystore:
                                                     verify=verify)
             # write_atomically verified bytes equal to `data`: their decoding is the one to keep.
             decoded = verified[0] if verified else self._decode_file(data, self.path)
-            self.layout = decoded.layout
-            digest = hashlib.sha256(data).hexdigest()
-            self._loaded = (decoded.keys, digest)
-            result = WriteResult(self.path, True, current is None, len(keys), uid, gid, final_mode, digest)
-            if backup.present:
-                result.backup_set_aside = self._set_aside_backup()
-            return result
+            return self._written(decoded, data, current, uid, gid, final_mode, backup)
+
+    def _written(self, decoded, data, previous, uid, gid, final_mode, backup):
+        self.layout = decoded.layout
+        digest = hashlib.sha256(data).hexdigest()
+        self._loaded = (decoded.keys, digest)
+        result = WriteResult(self.path, True, previous is None, len(decoded.keys), uid, gid, final_mode, digest)
+        if backup.present:
+            result.backup_set_aside = self._set_aside_backup()
+        return result
 
     def _set_aside_backup(self):
         aside = '%s.keyops-%s' % (self.backup_path, time.strftime('%Y%m%dT%H%M%SZ', time.gmtime()))

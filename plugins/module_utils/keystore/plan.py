@@ -12,8 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 
+from .atomic import read_bytes
 from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER, without_gc
 from .faults import checkpoint
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
@@ -128,42 +130,102 @@ def _same_file(first, second):
         return False
 
 
+class PreparedMigration:
+    """prepare_migration()'s result: the plan, the checksum of the source bytes it was made from, and the
+    destination's next bytes already rendered (None when there is nothing to write)."""
+
+    def __init__(self, plan, source_sha256, rendered):
+        self.plan = plan
+        self.source_sha256 = source_sha256
+        self.rendered = rendered
+
+    def still_holds(self, source, destination):
+        """True when neither file (nor a backup beside either) changed since the preparation."""
+        if os.path.exists(source.backup_path) or os.path.exists(destination.backup_path):
+            return False
+        try:
+            source_sha256 = hashlib.sha256(read_bytes(source.path)).hexdigest()
+        except KeystoreNotFoundError:
+            return False
+        try:
+            destination_sha256 = hashlib.sha256(read_bytes(destination.path)).hexdigest()
+        except KeystoreNotFoundError:
+            destination_sha256 = None
+        return source_sha256 == self.source_sha256 and destination_sha256 == self.plan.destination_sha256
+
+
+def prepare_migration(source, destination):
+    """Everything migrate() does that needs neither the lock nor a paused server: load both keystores, plan
+    (raising MigrationConflictError), and render and check the destination's next bytes. A later
+    migrate(..., prepared=) that finds both files unchanged only writes those bytes. Backups beside either
+    file are refused here, as migrate() refuses them by default."""
+    if _same_file(source.path, destination.path):
+        raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
+    return without_gc(_prepare, source, destination)
+
+
+def _prepare(source, destination):
+    source_keys = source.load(ON_BACKUP_FAIL)
+    source_sha256 = source.loaded_sha256
+    destination_keys, digest = load_destination(destination, ON_BACKUP_FAIL)
+    plan = plan_migration(source_keys, destination_keys, destination, digest)
+    if plan.conflicts:
+        raise conflict_error(plan, destination)
+    rendered = destination.render(plan.merged_keys()) if plan.to_copy else None
+    return PreparedMigration(plan, source_sha256, rendered)
+
+
+def conflict_error(plan, destination, listed=20):
+    """MigrationConflictError naming the first `listed` conflicts (all of them are in error.conflicts)."""
+    shown = '; '.join(c.message for c in plan.conflicts[:listed])
+    if len(plan.conflicts) > listed:
+        shown += '; and %d more (see the conflicts list)' % (len(plan.conflicts) - listed)
+    error = MigrationConflictError('%d of %d source keys conflict with the destination; nothing was written: %s'
+                                   % (len(plan.conflicts), len(plan.source_keys), shown),
+                                   plan.conflicts, path=destination.path)
+    error.plan = plan
+    return error
+
+
 def migrate(source, destination, owner=None, group=None, mode=None, check_mode=False, on_backup=ON_BACKUP_FAIL,
-            before_write=None):
+            before_write=None, prepared=None):
     """Copy source keys into destination in one atomic write, under the destination's lock.
 
     Returns (plan, WriteResult or None). Conflicts raise MigrationConflictError and write nothing; any other
     error leaves the destination byte-identical. The source is only read. `on_backup` is load()'s: with
     ON_BACKUP_FOLLOW_SERVER both sides are taken as the server would recover them, and a destination backup
     is set aside after the write. `before_write(plan)` runs under the lock just before the destination is
-    replaced (to copy it aside, for example).
+    replaced (to copy it aside, for example). `prepared`: prepare_migration()'s result for these keystores;
+    if both files are still as it saw them, its plan and rendered bytes are used as they are.
     """
     if _same_file(source.path, destination.path):
         raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
     # Loading, planning and writing allocate objects by the hundred thousand and no reference cycles.
-    return without_gc(_migrate, source, destination, owner, group, mode, check_mode, on_backup, before_write)
+    return without_gc(_migrate, source, destination, owner, group, mode, check_mode, on_backup, before_write,
+                      prepared)
 
 
-def _migrate(source, destination, owner, group, mode, check_mode, on_backup, before_write):
+def _migrate(source, destination, owner, group, mode, check_mode, on_backup, before_write, prepared):
     with destination.lock():
         destination.remove_stale_temp_files()
-        source_keys = source.load(on_backup)
-        checkpoint('mid_copy')
-        destination_keys, digest = load_destination(destination, on_backup)
-        plan = plan_migration(source_keys, destination_keys, destination, digest)
+        rendered = None
+        if prepared is not None and on_backup == ON_BACKUP_FAIL and prepared.still_holds(source, destination):
+            checkpoint('mid_copy')
+            plan, rendered = prepared.plan, prepared.rendered
+            digest = plan.destination_sha256
+        else:
+            source_keys = source.load(on_backup)
+            checkpoint('mid_copy')
+            destination_keys, digest = load_destination(destination, on_backup)
+            plan = plan_migration(source_keys, destination_keys, destination, digest)
         if plan.conflicts:
-            error = MigrationConflictError(
-                '%d of %d source keys conflict with the destination; nothing was written: %s'
-                % (len(plan.conflicts), len(source_keys), '; '.join(c.message for c in plan.conflicts)),
-                plan.conflicts, path=destination.path)
-            error.plan = plan
-            raise error
+            raise conflict_error(plan, destination)
         if check_mode or (not plan.to_copy and plan.destination_exists and
                           owner is None and group is None and mode is None):
             return plan, None
         if before_write is not None:
             before_write(plan)
-        result = destination.write(plan.merged_keys(), owner=owner, group=group, mode=mode,
+        result = destination.write(rendered.keys if rendered is not None else plan.merged_keys(), owner=owner, group=group, mode=mode,
                                    expected_sha256=digest, set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER,
-                                   planned=True)
+                                   planned=True, rendered=rendered)
         return plan, result

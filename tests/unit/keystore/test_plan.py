@@ -21,6 +21,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
     SIGNATURE_COLLISION,
     migrate,
     plan_migration,
+    prepare_migration,
 )
 
 from .strategies import codec, random_bytes
@@ -118,3 +119,69 @@ def test_source_and_destination_must_differ(tmp_path):
     _write(path, 'keyring_file', [A])
     with pytest.raises(model.KeystoreError, match='same file'):
         migrate(open_keystore('keyring_file', path), open_keystore('keyring_file', path))
+
+
+# ---- prepared migrations (online runs prepare before pausing) ---------------------------------------------
+
+def test_prepared_migration_only_writes_while_both_files_are_unchanged(tmp_path, monkeypatch):
+    from ansible_collections.keyops.mysql.plugins.module_utils.keystore import plan as plan_module
+    src, dst = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(src, 'keyring_file', [A, B])
+    _write(dst, 'component_keyring_file', [C])
+    source, destination = open_keystore('keyring_file', src), open_keystore('component_keyring_file', dst)
+    prepared = prepare_migration(source, destination)
+    assert [k.key_id for k in prepared.plan.to_copy] == ['INNODBKey-uuid-1', 'binlog']
+    assert _read(dst) == codec('component_keyring_file').encode([C], None)      # preparing wrote nothing
+
+    def must_not_run(*args):
+        raise AssertionError('the prepared plan and bytes should have been used')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(plan_module, 'plan_migration', must_not_run)
+        patch.setattr(destination, 'encode', must_not_run)
+        plan, written = migrate(source, destination, prepared=prepared)
+    assert written.changed and list(open_keystore('component_keyring_file', dst).load()) == [C, A, B]
+    assert _read(dst) == prepared.rendered.data
+
+
+@pytest.mark.parametrize('changed', ['source', 'destination'])
+def test_prepared_migration_is_redone_when_a_file_changed(tmp_path, changed):
+    src, dst = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(src, 'keyring_file', [A])
+    _write(dst, 'component_keyring_file', [C])
+    source, destination = open_keystore('keyring_file', src), open_keystore('component_keyring_file', dst)
+    prepared = prepare_migration(source, destination)
+    if changed == 'source':
+        _write(src, 'keyring_file', [A, B])            # the server added a key after the preparation
+        expected = [C, A, B]
+    else:
+        _write(dst, 'component_keyring_file', [C, B])  # ... or to the destination
+        expected = [C, B, A]
+    plan, written = migrate(source, destination, prepared=prepared)
+    assert written.changed and list(open_keystore('component_keyring_file', dst).load()) == expected
+
+
+def test_prepare_refuses_conflicts_and_backups_without_writing(tmp_path):
+    src, dst = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    _write(src, 'keyring_file', [A])
+    _write(dst, 'component_keyring_file', [Key(A.key_id, '', 'AES', random_bytes(99, 32))])
+    before = _read(dst)
+    with pytest.raises(model.MigrationConflictError):
+        prepare_migration(open_keystore('keyring_file', src), open_keystore('component_keyring_file', dst))
+    _write(dst + '.backup', 'component_keyring_file', [C])
+    with pytest.raises(model.BackupPresentError):
+        prepare_migration(open_keystore('keyring_file', src), open_keystore('component_keyring_file', dst))
+    assert _read(dst) == before
+
+
+def test_conflict_message_names_the_first_twenty_and_counts_the_rest(tmp_path):
+    src, dst = str(tmp_path / 'src'), str(tmp_path / 'dst')
+    keys = [Key('k%03d' % i, '', 'AES', random_bytes(i, 32)) for i in range(50)]
+    _write(src, 'keyring_file', keys)
+    _write(dst, 'component_keyring_file', [Key(k.key_id, '', 'AES', random_bytes(1000 + i, 32))
+                                           for i, k in enumerate(keys)])
+    with pytest.raises(model.MigrationConflictError) as info:
+        migrate(open_keystore('keyring_file', src), open_keystore('component_keyring_file', dst))
+    message = str(info.value)
+    assert "'k019'" in message and "'k020'" not in message and 'and 30 more' in message
+    assert len(info.value.conflicts) == 50

@@ -187,12 +187,50 @@ def test_online_pauses_for_the_copy_and_resumes(files, fake_server, capsys):
     assert fake_server.keyring_operations is True
 
 
-def test_online_resumes_when_the_copy_fails(files, fake_server, capsys):
+def test_online_conflict_fails_before_pausing(files, fake_server, capsys):
     open_keystore('component_keyring_file', files['destination']).write(
         [Key(KEYS[0].key_id, '', 'AES', random_bytes(45, 32))])
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 1 and result['conflicts'] and fake_server.keyring_operations is True
-    assert result['keyring_operations']['after'] is True
+    assert 'keyring_operations' not in result          # the server was never connected to, let alone paused
+
+
+def test_online_resumes_when_the_copy_fails(files, fake_server, capsys):
+    # With on_backup_file=follow_server nothing is prepared before the pause: the conflict is found paused.
+    open_keystore('component_keyring_file', files['destination']).write(
+        [Key(KEYS[0].key_id, '', 'AES', random_bytes(45, 32))])
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file='',
+                                                   on_backup_file='follow_server'), capsys)
+    assert rc == 1 and result['conflicts'] and fake_server.keyring_operations is True
+    assert result['keyring_operations'] == dict(before=True, during=False, after=True) and result['paused']
+
+
+def test_online_nothing_to_copy_does_not_pause(files, fake_server, capsys):
+    args = _args(files, online=True, login_unix_socket='/s', config_file='')
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0 and result['changed'] and result['paused']
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0 and not result['changed'] and result['paused'] is False and result['queries'] == []
+    assert result['keyring_operations'] == dict(before=True, during=True, after=True)
+    assert len(result['already_present']) == 2
+
+
+def test_online_redoes_the_copy_paused_when_a_file_changed_after_preparing(files, fake_server, capsys,
+                                                                           monkeypatch):
+    # The server adds a key to the source between the preparation and the pause: the paused copy must see it.
+    from ansible_collections.keyops.mysql.plugins.module_utils.keystore import plan as plan_module
+    prepare = plan_module.prepare_migration
+    late_key = Key('late', '', 'AES', random_bytes(46, 32))
+
+    def prepare_then_change(source, destination):
+        prepared = prepare(source, destination)
+        open_keystore('keyring_file', files['source']).write(KEYS[:2] + [late_key])
+        return prepared
+
+    monkeypatch.setattr(keyring_migrate, 'prepare_migration', prepare_then_change)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and [k['key_id'] for k in result['migrated']] == [k.key_id for k in KEYS[:2]] + ['late']
+    assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[:2] + [late_key]
 
 
 def test_online_leaves_an_already_paused_server_paused(files, fake_server, capsys):
