@@ -84,6 +84,14 @@ options:
         path is the usual cause (MySQL creates an empty keystore wherever it is pointed).
     type: bool
     default: false
+  max_keys_listed:
+    description:
+      - List at most this many keys in each of RV(migrated), RV(already_present) and RV(conflicts), and in
+        the diff. RV(migrated_count), RV(already_present_count) and RV(conflict_count) always give the totals.
+      - Results are serialised and processed by Ansible, which takes seconds for a hundred thousand keys;
+        the default keeps a large keystore's run fast. Use V(0) to list no keys.
+    type: int
+    default: 1000
   backup:
     description:
       - Keep a timestamped copy of the previous destination file (C(<path>.<pid>.<time>~)) when it changes.
@@ -161,7 +169,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 migrated:
-  description: Keys copied into the destination (in check mode, keys that would be copied).
+  description:
+    - Keys copied into the destination (in check mode, keys that would be copied), the first
+      O(max_keys_listed) of them; RV(migrated_count) counts them all.
   returned: always
   type: list
   elements: dict
@@ -176,13 +186,37 @@ migrated:
       description: AES, RSA, DSA or SECRET.
       type: str
   sample: [{key_id: INNODBKey-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002-1, user_id: '', key_type: AES}]
+migrated_count:
+  description: How many keys were copied (in check mode, would be copied).
+  returned: always
+  type: int
+  sample: 12
 already_present:
-  description: Source keys the destination already held with the same type and bytes. Same elements as RV(migrated).
+  description:
+    - Source keys the destination already held with the same type and bytes, the first O(max_keys_listed) of
+      them. Same elements as RV(migrated).
   returned: always
   type: list
   elements: dict
+already_present_count:
+  description: How many source keys the destination already held.
+  returned: always
+  type: int
+  sample: 0
+conflict_count:
+  description: How many source keys conflict with the destination. Non-zero only when the module fails.
+  returned: always
+  type: int
+  sample: 0
+keys_listed_truncated:
+  description: Whether RV(migrated), RV(already_present) or RV(conflicts) lists fewer keys than there are.
+  returned: always
+  type: bool
+  sample: false
 conflicts:
-  description: Source keys that cannot be copied, with the reason. Non-empty only when the module fails.
+  description:
+    - Source keys that cannot be copied, with the reason, the first O(max_keys_listed) of them. Non-empty only
+      when the module fails.
   returned: always
   type: list
   elements: dict
@@ -277,8 +311,22 @@ class KeyringMigration:
         self.module = module
         self.params = module.params
         self.result = module.result
-        self.result.update(migrated=[], already_present=[], conflicts=[], source_key_count=0,
+        self.result.update(migrated=[], already_present=[], conflicts=[], migrated_count=0, already_present_count=0,
+                           conflict_count=0, keys_listed_truncated=False, source_key_count=0,
                            destination_key_count=0, destination_created=False)
+
+    def summary(self, plan):
+        """plan.summary() with at most max_keys_listed keys of each kind, and the counts, into the result."""
+        listed = max(self.params['max_keys_listed'], 0)
+        summary = plan.summary(listed)
+        self.result.update(
+            migrated=summary['to_copy'], already_present=summary['already_present'],
+            conflicts=summary['conflicts'], migrated_count=summary['to_copy_count'],
+            already_present_count=summary['already_present_count'], conflict_count=summary['conflict_count'],
+            keys_listed_truncated=max(summary['to_copy_count'], summary['already_present_count'],
+                                      summary['conflict_count']) > listed,
+            source_key_count=summary['source_key_count'])
+        return summary
 
     def keystore(self, name):
         spec = self.params[name]
@@ -407,9 +455,8 @@ class KeyringMigration:
                                 'uses (or set allow_empty_source: true)', path=source.path)
 
     def report_conflicts(self, exc):
-        summary = exc.plan.summary()
-        self.result.update(conflicts=summary['conflicts'], already_present=summary['already_present'],
-                           source_key_count=summary['source_key_count'],
+        summary = self.summary(exc.plan)
+        self.result.update(migrated=[], migrated_count=0,
                            destination_key_count=summary['destination_key_count_before'])
 
     def copy(self, source, destination, prepared=None):
@@ -431,13 +478,11 @@ class KeyringMigration:
             exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
                         'recover it')
             raise
-        summary = plan.summary()
+        summary = self.summary(plan)
         if not plan.source_keys:
             self.module.warn('the source keystore %s holds no keys: check that it is the keystore the server '
                              'uses' % source.path)
         self.result.update(
-            migrated=summary['to_copy'], already_present=summary['already_present'],
-            source_key_count=summary['source_key_count'],
             destination_key_count=summary['destination_key_count_after'],
             destination_created=created and (written is not None or self.module.check_mode),
             changed=(written.changed if written is not None else
@@ -445,9 +490,13 @@ class KeyringMigration:
         if written is not None and written.backup_set_aside:
             self.result['backup_file_set_aside'] = written.backup_set_aside
         if self.module._diff:
-            before = [key_summary(k) for k in plan.destination_keys]
-            self.result['diff'] = dict(before=dict(path=destination.path, keys=before),
-                                       after=dict(path=destination.path, keys=before + summary['to_copy']))
+            listed = max(self.params['max_keys_listed'], 0)
+            before = [key_summary(k) for k in list(plan.destination_keys)[:listed]]
+            after = before + summary['to_copy'][:listed - len(before)]
+            self.result['diff'] = dict(before=dict(path=destination.path, keys=before,
+                                                   key_count=len(plan.destination_keys)),
+                                       after=dict(path=destination.path, keys=after,
+                                                  key_count=summary['destination_key_count_after']))
 
 
 def main():
@@ -463,6 +512,7 @@ def main():
             backup=dict(type='bool', default=False),
             allow_empty_source=dict(type='bool', default=False),
             on_backup_file=dict(type='str', default='fail', choices=['fail', 'follow_server']),
+            max_keys_listed=dict(type='int', default=1000),
         ),
         supports_check_mode=True,
     )

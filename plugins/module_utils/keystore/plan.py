@@ -68,14 +68,18 @@ class MigrationPlan:
         """The destination after the migration: its old keys in their order, then the copied ones."""
         return list(self.destination_keys) + list(self.to_copy)
 
-    def summary(self):
+    def summary(self, listed=None):
+        """Counts, and the keys of each kind as secret-free dicts: the first `listed` of each (all if None)."""
         return dict(
             source_key_count=len(self.source_keys),
             destination_key_count_before=len(self.destination_keys),
             destination_key_count_after=len(self.destination_keys) + (0 if self.conflicts else len(self.to_copy)),
-            to_copy=[key_summary(k) for k in self.to_copy],
-            already_present=[key_summary(k) for k in self.already_present],
-            conflicts=[c.as_dict() for c in self.conflicts],
+            to_copy_count=len(self.to_copy),
+            already_present_count=len(self.already_present),
+            conflict_count=len(self.conflicts),
+            to_copy=[key_summary(k) for k in self.to_copy[:listed]],
+            already_present=[key_summary(k) for k in self.already_present[:listed]],
+            conflicts=[c.as_dict() for c in self.conflicts[:listed]],
         )
 
 

@@ -260,3 +260,16 @@ def test_online_leaves_a_dba_pause_alone(files, fake_server, capsys, pause_marke
     fake_server.keyring_operations = False                   # paused by someone else: no marker
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 0 and fake_server.keyring_operations is False and 'resumed_interrupted_pause' not in result
+
+
+def test_max_keys_listed_caps_the_lists_and_the_counts_stay_exact(files, capsys):
+    rc, result = run_module(keyring_migrate, _args(files, max_keys_listed=1, _ansible_diff=True), capsys)
+    assert rc == 0 and result['changed'] and result['migrated_count'] == 2 and result['keys_listed_truncated']
+    assert [k['key_id'] for k in result['migrated']] == [KEYS[0].key_id]
+    assert result['diff']['after']['key_count'] == 2 and len(result['diff']['after']['keys']) == 1
+    assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[:2]   # all copied
+    rc, result = run_module(keyring_migrate, _args(files, max_keys_listed=0), capsys)
+    assert rc == 0 and not result['changed'] and result['already_present'] == []
+    assert result['already_present_count'] == 2 and result['migrated_count'] == 0 and result['keys_listed_truncated']
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert len(result['already_present']) == 2 and result['keys_listed_truncated'] is False
