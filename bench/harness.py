@@ -476,18 +476,34 @@ def pause_window(fleet, workdir, sizes, repeats, collections=None):
 
 # ------------------------------------------------------------------------------------------------ fleet scale
 
-def playbook_run(fleet, forks, workdir, tag):
+# Ansible's default SSH multiplexing (the sandbox inventory turns it off so that no mux process outlives a
+# test): one SSH connection per host for the whole run instead of one per task.
+SSH_REUSE_ARGS = ['-e', 'ansible_ssh_args="-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/tmp/kb-%C"']
+
+
+def machine_busy_seconds():
+    """CPU-seconds the whole machine has spent busy (all CPUs, /proc/stat), for a run's CPU floor."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)     # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf('SC_CLK_TCK')
+
+
+def playbook_run(fleet, forks, workdir, tag, extra_args=()):
     timer_file = workdir / ('playbook-%s.json' % tag)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING='False',
                ANSIBLE_CALLBACK_PLUGINS=str(REPO / 'bench' / 'callback_plugins'),
                ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
     if timer_file.exists():
         timer_file.unlink()
+    busy_before = machine_busy_seconds()
     started = time.perf_counter()
     res = run([REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
-               '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks], env=env, check=False,
+               '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks] + list(extra_args),
+              env=env, check=False,
               cwd=REPO, timeout=3600)
     wall = time.perf_counter() - started
+    cpu = machine_busy_seconds() - busy_before
     (workdir / ('playbook-%s.log' % tag)).write_text(res.stdout + res.stderr)
     if res.returncode != 0 or not timer_file.exists():
         raise RuntimeError('playbook failed (rc %d): %s %s' % (res.returncode, res.stdout[-2500:], res.stderr[-1500:]))
@@ -497,7 +513,7 @@ def playbook_run(fleet, forks, workdir, tag):
         raise RuntimeError('playbook failed: %s' % json.dumps(stats))
     changed = sum(s.get('changed', 0) for s in stats.values())
     restarts = sum(1 for r in doc['records'] if r['changed'] and 'restart' in r['task'].lower())
-    return dict(wall_s=wall, changed=changed, restarts=restarts, module=module_seconds_per_host(doc))
+    return dict(wall_s=wall, cpu_s=cpu, changed=changed, restarts=restarts, module=module_seconds_per_host(doc))
 
 
 def module_seconds_per_host(doc):
@@ -561,76 +577,22 @@ def _fleet_once(workdir, count, repeats_rerun, attempt):
         reruns = [playbook_run(fleet, forks, workdir, '%d-rerun%d' % (count, i)) for i in range(repeats_rerun)]
         rerun_wall = median([r['wall_s'] for r in reruns])
         module_s = reruns[0]['module']
+        # The same re-run with Ansible's default SSH connection reuse (the sandbox inventory has pipelining on
+        # and multiplexing off).
+        reused = playbook_run(fleet, forks, workdir, '%d-rerun-ssh-reuse' % count, extra_args=SSH_REUSE_ARGS)
         ping = ping_seconds(fleet, forks, workdir)
-        row = dict(hosts=count, forks=forks, up_s=fleet.up_seconds, first_s=first['wall_s'],
+        row = dict(hosts=count, forks=forks, up_s=fleet.up_seconds, first_s=first['wall_s'], first_cpu_s=first['cpu_s'],
+                   cpus=os.cpu_count(),
                    first_changed=first['changed'], rerun_s=rerun_wall, rerun_changed=reruns[0]['changed'],
                    first_module_s_per_host=first['module'], rerun_restarts=reruns[0]['restarts'],
-                   ping_s=ping, rerun_s_per_host=rerun_wall / count, rerun_module_s_per_host=module_s)
+                   ping_s=ping, rerun_s_per_host=rerun_wall / count, rerun_module_s_per_host=module_s,
+                   rerun_ssh_reuse_s=reused['wall_s'], rerun_ssh_reuse_changed=reused['changed'],
+                   rerun_ssh_reuse_module_s_per_host=reused['module'])
         log('fleet %2d host(s): migrate %.1f s (%d changed), re-run %.1f s (%d changed), re-run time per host: '
-            'all tasks %.2f s, keyops modules %.2f s (%d tasks; one ping %.2f s)'
+            'all tasks %.2f s, keyops modules %.2f s (%d tasks; one ping %.2f s); with SSH reuse: keyops modules %.2f s'
             % (count, row['first_s'], row['first_changed'], row['rerun_s'], row['rerun_changed'],
-               module_s['mean'], module_s['keyops_mean'], module_s['tasks'], ping))
+               module_s['mean'], module_s['keyops_mean'], module_s['tasks'], ping, reused['module']['keyops_mean']))
         return row
     finally:
         if fleet is not None:
             fleet.down()
-
-
-def module_seconds_per_host(doc):
-    """Per host: the sum, over the tasks it ran (skipped ones excluded), of the time from its worker's start to
-    its result (bench/callback_plugins/bench_timer.py): the module's time on that host including its SSH round
-    trips and AnsiballZ start-up, not the waiting for other hosts."""
-    spans, keyops, tasks = {}, {}, {}
-    for r in doc['records']:
-        if r['status'] == 'skipped' or r['start'] is None:
-            continue
-        spans[r['host']] = spans.get(r['host'], 0.0) + (r['end'] - r['start'])
-        tasks[r['host']] = tasks.get(r['host'], 0) + 1
-        if r['action'].startswith('keyops.mysql.'):
-            keyops[r['host']] = keyops.get(r['host'], 0.0) + (r['end'] - r['start'])
-    values = list(spans.values()) or [0.0]
-    kvalues = list(keyops.values()) or [0.0]
-    return dict(mean=statistics.mean(values), max=max(values), hosts=len(values),
-                keyops_mean=statistics.mean(kvalues), keyops_max=max(kvalues),
-                tasks=max(tasks.values()) if tasks else 0)
-
-
-def ping_seconds(fleet, forks, workdir):
-    """Per host: one ansible.builtin.ping over the same SSH settings: the per-task floor of a remote module."""
-    timer_file = workdir / 'ping.json'
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING='False',
-               ANSIBLE_CALLBACK_PLUGINS=str(REPO / 'bench' / 'callback_plugins'), ANSIBLE_LOAD_CALLBACK_PLUGINS='True',
-               ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
-    run([REPO / '.venv' / 'bin' / 'ansible', 'mysql', '-i', fleet.inventory, '-f', forks, '-o', '-m',
-         'ansible.builtin.ping'], env=env)
-    doc = json.loads(timer_file.read_text())
-    return median([r['end'] - r['start'] for r in doc['records'] if r['start'] is not None])
-
-
-def fleet_scale(workdir, host_counts, repeats_rerun=1):
-    rows = []
-    for count in host_counts:
-        fleet = None
-        try:
-            log('fleet scale: starting %d sandbox host(s)' % count)
-            fleet = SandboxFleet(count, workdir / ('fleet-%d' % count))
-            forks = max(count + 5, 5)
-            first = playbook_run(fleet, forks, workdir, '%d-first' % count)
-            reruns = [playbook_run(fleet, forks, workdir, '%d-rerun%d' % (count, i)) for i in range(repeats_rerun)]
-            rerun_wall = median([r['wall_s'] for r in reruns])
-            module_s = reruns[0]['module']
-            ping = ping_seconds(fleet, forks, workdir)
-            row = dict(hosts=count, forks=forks, up_s=fleet.up_seconds, first_s=first['wall_s'],
-                       first_changed=first['changed'], rerun_s=rerun_wall, rerun_changed=reruns[0]['changed'],
-                       first_module_s_per_host=first['module'], rerun_restarts=reruns[0]['restarts'],
-                       ping_s=ping,
-                       rerun_s_per_host=rerun_wall / count, rerun_module_s_per_host=module_s)
-            rows.append(row)
-            log('fleet %2d host(s): migrate %.1f s (%d changed), re-run %.1f s (%d changed), re-run time per host: '
-                'all tasks %.2f s, keyops modules %.2f s (%d tasks; one ping %.2f s)'
-                % (count, row['first_s'], row['first_changed'], row['rerun_s'], row['rerun_changed'],
-                   module_s['mean'], module_s['keyops_mean'], module_s['tasks'], ping))
-        finally:
-            if fleet is not None:
-                fleet.down()
-    return rows
