@@ -239,8 +239,10 @@ class Invocation:
                     files[spec['type'] + '.cnf'] = json.dumps(config, sort_keys=True)
                 continue
             plain, secret = _side_options(spec, read_only=(role == 'source'))
-            options.update(plain)
-            options.update(secret)
+            # loose-: a plugin's options are unknown to mysqld until the plugin loads, and a plugin that fails to
+            # load must be reported as such, not as an unknown option.
+            options.update(('loose-' + k, v) for k, v in plain.items())
+            options.update(('loose-' + k, v) for k, v in secret.items())
         if self.online:
             options.update(self._connection_options(prefix='keyring-migration-'))
         files['tool.cnf'] = option_file_text('mysqld', options)
@@ -755,8 +757,10 @@ class ToolMigration:
             if failure is not None:
                 restored = snapshot.restore(write_atomically) if snapshot is not None else False
                 res = self.result
-                res['destination_restored'] = restored
-                res['changed'] = False
+                res.update(destination_restored=restored, changed=False, migrated=[])
+                if snapshot is not None and self._native(self.destination) is not None:
+                    res['destination_key_count'] = len(self._native(self.destination).load(
+                        self.params.get('on_backup_file') or 'fail')) if snapshot.data is not None else 0
                 hint = self._hint(outcome, run)
                 raise ToolError('%s (%s on this host)%s. %s' % (
                     failure, os.path.basename(run.argv[0]),
