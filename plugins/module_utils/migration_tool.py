@@ -723,10 +723,11 @@ class ToolMigration:
                                    after=dict(path=destination_path,
                                               keys=(before + res['migrated']) if before is not None and
                                               source_keys is not None else 'not readable by keyops'))
-        res['changed'] = True
         if self.check_mode:
+            res['changed'] = True
             return
         self._run_for_real(uid, gid, source_keys, destination_path)
+        res['changed'] = True
 
     def _record_still_holds(self, previous):
         source_now, destination_now = fingerprint(self.source), fingerprint(self.destination)
