@@ -96,9 +96,10 @@ def env(tmp_path, monkeypatch):
 
 
 def _args(env, destination=None, **extra):
+    if destination is None:
+        destination = dict(type='component_keyring_encrypted_file', path=env['destination'], password=PASSWORD)
     args = dict(source=dict(type='component_keyring_file', path=env['source']),
-                destination=destination or dict(type='component_keyring_encrypted_file', path=env['destination'],
-                                                 password=PASSWORD),
+                destination=destination,
                 method='mysql_tool',
                 tool=dict(mysql_migrate_keyring=env['tool'], user=pwd.getpwuid(os.geteuid()).pw_name,
                           record_dir=env['records']))
