@@ -724,6 +724,8 @@ class ToolMigration:
                                               keys=(before + res['migrated']) if before is not None and
                                               source_keys is not None else 'not readable by keyops'))
         if self.check_mode:
+            if self.params.get('online'):
+                self._probe_server()
             res['changed'] = True
             return
         self._run_for_real(uid, gid, source_keys, destination_path)
@@ -764,7 +766,7 @@ class ToolMigration:
                         self.params.get('on_backup_file') or 'fail')) if snapshot.data is not None else 0
                 hint = self._hint(outcome, run)
                 raise ToolError('%s (%s on this host)%s. %s' % (
-                    failure, os.path.basename(run.argv[0]),
+                    failure, run.argv[0],
                     '; the destination was restored byte-identical' if restored else
                     ('; the destination is unchanged' if snapshot is not None else ''), hint),
                     path=destination_path or run.argv[0])
@@ -861,6 +863,21 @@ class ToolMigration:
             session.close()
             raise
         return session
+
+    def _probe_server(self):
+        """Check mode, online: what a real run would find (reachable, not paused by someone else); no change."""
+        session = self.session_factory().connect()
+        try:
+            before = session.get_keyring_operations()
+            self.result['keyring_operations'] = dict(before=before, during=False, after=True)
+            if not before and not session.read_pause_marker():
+                raise KeystoreError('keyring_operations is OFF on %s and keyops did not pause it (a DBA did?); '
+                                    'MySQL\'s tool would set it ON when it finishes. Resume the server first or run '
+                                    'with online: false' % session.where)
+            self.result['queries'] = ['SET GLOBAL KEYRING_OPERATIONS=0 (by the tool)',
+                                      'SET GLOBAL KEYRING_OPERATIONS=1 (by the tool)']
+        finally:
+            session.close()
 
     def _resume(self, session):
         """After the tool ran or died: ON again, whatever the tool left."""

@@ -249,3 +249,14 @@ def test_missing_tool_binary_is_named(env, capsys):
     args['tool']['mysql_migrate_keyring'] = '/nonexistent/bin/mysql_migrate_keyring'
     rc, result = run_module(keyring_migrate, args, capsys)
     assert rc == 1 and '/nonexistent/bin/mysql_migrate_keyring is not an executable file' in result['msg']
+
+
+def test_check_mode_online_probes_the_server_and_changes_nothing(env, capsys, fake_server):
+    args = dict(_args(env), online=True, login_user='root', _ansible_check_mode=True)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0 and result['changed'] and result['keyring_operations']['before'] is True
+    assert not any(sql.startswith('SET') for sql in fake_server.executed) and _tool_calls(env) == []
+    fake_server.keyring_operations = False          # a DBA's pause: a real run would be refused, so is this one
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and 'keyops did not pause it' in result['msg']
+    assert fake_server.keyring_operations is False
