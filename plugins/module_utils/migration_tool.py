@@ -680,6 +680,8 @@ class ToolMigration:
         if destination_path and os.path.realpath(destination_path) == os.path.realpath(source_path or ''):
             raise KeystoreError('source and destination are the same file', path=destination_path)
 
+        for role, spec in (('source', self.source), ('destination', self.destination)):
+            self._check_global_component_config(role, spec)
         source_keys, destination_keys, destination = self._known_keys()
         if source_keys is not None:
             res['source_key_count'] = len(source_keys)
@@ -730,6 +732,30 @@ class ToolMigration:
             return
         self._run_for_real(uid, gid, source_keys, destination_path)
         res['changed'] = True
+
+    def _check_global_component_config(self, role, spec):
+        """A component reads the configuration keyops writes only if its global configuration (in the plugin
+        directory) says read_local_config: true. Otherwise the tool would use the global one: refuse when that
+        names another keystore file than the one asked for."""
+        if spec['type'] not in FILE_COMPONENTS or not spec.get('path'):
+            return
+        global_config = os.path.join(self.tool['plugin_dir'], spec['type'] + '.cnf')
+        try:
+            with open(global_config) as f:
+                config = json.load(f)
+        except (IOError, OSError):
+            return                      # none: the component takes the local one
+        except ValueError as exc:
+            raise KeystoreError('%s is not valid JSON (%s); the tool would fail to configure the %s component'
+                                % (global_config, exc, role), path=global_config)
+        if config.get('read_local_config') is True:
+            return
+        if os.path.realpath(config.get('path') or '') != os.path.realpath(spec['path']):
+            raise KeystoreError('the global configuration %s of %s sets path %s and no read_local_config, so '
+                                'MySQL\'s tool would use that keystore as the %s, not %s; set '
+                                '"read_local_config": true there, or give that path'
+                                % (global_config, spec['type'], config.get('path'), role, spec['path']),
+                                path=global_config)
 
     def _record_still_holds(self, previous):
         source_now, destination_now = fingerprint(self.source), fingerprint(self.destination)
@@ -834,6 +860,10 @@ class ToolMigration:
         if 'Failed to load' in text or 'Can\'t open shared library' in text or 'error ID: 1126' in text:
             return ('The keyring plugin or component library is not in %s on this host: install the MySQL '
                     'edition that ships it, or set tool.plugin_dir' % self.tool['plugin_dir'])
+        if 'Cannot load component from specified URN' in text:
+            return ('The migration server had already loaded that component from the global manifest (mysqld.my '
+                    'beside mysqld): a manifest that loads keyring components directly stops the migration '
+                    'server from loading them again; use read_local_manifest: true in the global manifest')
         if 'Connection to server failed' in text or 'Failed to connect' in text:
             return 'Check the login options: the tool connects to the running server with them'
         if 'config' in text.lower():

@@ -260,3 +260,17 @@ def test_check_mode_online_probes_the_server_and_changes_nothing(env, capsys, fa
     rc, result = run_module(keyring_migrate, args, capsys)
     assert rc == 1 and 'keyops did not pause it' in result['msg']
     assert fake_server.keyring_operations is False
+
+
+def test_a_global_component_config_that_names_another_keystore_is_refused(env, capsys, tmp_path):
+    plugin_dir = tmp_path / 'plugin'
+    plugin_dir.mkdir()
+    (plugin_dir / 'component_keyring_file.cnf').write_text(json.dumps({'path': '/var/lib/other', 'read_only': False}))
+    args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']))
+    args['tool']['plugin_dir'] = str(plugin_dir)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and 'sets path /var/lib/other and no read_local_config' in result['msg']
+    assert _tool_calls(env) == []
+    (plugin_dir / 'component_keyring_file.cnf').write_text(json.dumps({'read_local_config': True}))
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0, result['msg']
