@@ -791,11 +791,11 @@ class ToolMigration:
                     res['destination_key_count'] = len(self._native(self.destination).load(
                         self.params.get('on_backup_file') or 'fail')) if snapshot.data is not None else 0
                 hint = self._hint(outcome, run)
-                raise ToolError('%s (%s on this host)%s. %s' % (
+                message = '%s (%s on this host)%s. %s' % (
                     failure, run.argv[0],
                     '; the destination was restored byte-identical' if restored else
-                    ('; the destination is unchanged' if snapshot is not None else ''), hint),
-                    path=destination_path or run.argv[0])
+                    ('; the destination is unchanged' if snapshot is not None else ''), hint)
+                raise ToolError(scrub(message, self.invocation.secrets()), path=destination_path or run.argv[0])
             self.record.save(method=self.method, source_sha256=fingerprint(self.source),
                              destination_sha256=fingerprint(self.destination),
                              migrated_count=outcome.migrated_count,

@@ -55,6 +55,9 @@ STANDIN = textwrap.dedent('''\
         return json.load(open(os.path.join(d, name + '.cnf'))) if d else {{}}
     def stamp():
         return time.strftime('%Y-%m-%d %H:%M:%S')
+    if mode == 'leak':
+        sys.stderr.write('%s [ERROR]   bad configuration: password=%s\\n' % (stamp(), config('destination')['password']))
+        sys.exit(1)
     src = json.load(open(config('source')['path']))['elements']
     dst_path = config('destination').get('path') or os.environ['STANDIN_OPAQUE_DESTINATION']
     dst = json.load(open(dst_path))['elements'] if os.path.exists(dst_path) else []
@@ -274,3 +277,11 @@ def test_a_global_component_config_that_names_another_keystore_is_refused(env, c
     (plugin_dir / 'component_keyring_file.cnf').write_text(json.dumps({'read_local_config': True}))
     rc, result = run_module(keyring_migrate, args, capsys)
     assert rc == 0, result['msg']
+
+
+def test_a_secret_the_tool_prints_is_masked_in_msg_and_output(env, capsys, monkeypatch):
+    monkeypatch.setenv('STANDIN_MODE', 'leak')
+    rc, result = run_module(keyring_migrate, _args(env), capsys)
+    assert rc == 1 and 'password=********' in result['msg']
+    assert 'password=********' in result['tool_output']['stderr']
+    _no_secret(result)
