@@ -34,18 +34,45 @@ options:
           - V(component_keyring_file) is the C(component_keyring_file) JSON file (8.0.24 and later).
           - V(component_keyring_encrypted_file) is the Enterprise encrypted component's file; its format is not
             public and is known from one public vector only (see the collection's docs).
+          - These three are read and written by the collection itself. The others are MySQL Enterprise keyrings
+            with no public format; the collection migrates them only through MySQL's own tools (see O(method)) -
+            plugins V(keyring_encrypted_file), V(keyring_okv), V(keyring_aws), V(keyring_hashicorp),
+            V(keyring_oci), and components V(component_keyring_kmip), V(component_keyring_aws),
+            V(component_keyring_hashicorp) and V(component_keyring_oci).
         type: str
         required: true
-        choices: [keyring_file, component_keyring_file, component_keyring_encrypted_file]
+        choices: [component_keyring_aws, component_keyring_encrypted_file, component_keyring_file,
+                  component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci, keyring_aws,
+                  keyring_encrypted_file, keyring_file, keyring_hashicorp, keyring_oci, keyring_okv]
       path:
         description:
           - Absolute path of the keystore data file on the managed host. Relative paths are refused.
+          - Required for the file keystores (V(keyring_file), V(keyring_encrypted_file),
+            V(component_keyring_file), V(component_keyring_encrypted_file)); unused for the others.
+          - Through MySQL's tools it becomes the plugin's C(<plugin>_data) option or the component's C(path).
         type: path
-        required: true
       password:
         description:
-          - Password of a V(component_keyring_encrypted_file) keystore.
+          - Password of a V(component_keyring_encrypted_file) or V(keyring_encrypted_file) keystore.
+          - Through MySQL's tools it becomes C(keyring_encrypted_file_password) or the component's C(password),
+            written to a private 0600 file, never on the command line.
         type: str
+      options:
+        description:
+          - Only with MySQL's tools. The keyring's own options, not secret, for example
+            C(keyring_okv_conf_dir) for a plugin, or the JSON configuration of a component
+            (C(component_keyring_oci.cnf) keys).
+          - For a plugin they go into the tool's option file as C(name=value); for a component they are the
+            configuration file the tool reads for that side.
+          - Names that look like secrets (password, secret, token, passphrase, credential) are refused here; put
+            them in O(source.secret_options).
+        type: dict
+      secret_options:
+        description:
+          - Only with MySQL's tools. Like O(source.options), for secret values (for example
+            C(keyring_hashicorp_secret_id)). They are written only to the tool's private 0600 files and never
+            appear in the module's output.
+        type: dict
   destination:
     description:
       - The keystore to copy keys into. Same suboptions as O(source). It must not be the source.
@@ -61,8 +88,60 @@ options:
         pausing) and the destination's new bytes rendered and checked before the pause. Paused, the module
         only checks that neither file changed meanwhile (otherwise it does the whole copy again, paused) and
         writes. When there is nothing to copy, the server is not paused at all.
+      - With MySQL's tools, the tool pauses and resumes the server itself (C(--keyring-migration-socket) and
+        friends, or C(--online-migration)) with the login options, passed in its private option file. The module
+        leaves its pause marker first and, once the tool has ended or died, sets C(keyring_operations) ON again
+        if the tool left it OFF. A server already paused by someone else is refused, since the tool would resume
+        it.
     type: bool
     default: false
+  method:
+    description:
+      - How to copy the keys.
+      - V(auto) copies natively when the collection reads both formats (V(keyring_file),
+        V(component_keyring_file), V(component_keyring_encrypted_file)), and runs MySQL's own tool otherwise.
+      - V(native) always copies natively (fails for the Enterprise types).
+      - V(mysql_tool) always runs MySQL's tool on the host - C(mysqld) in key migration mode for any pair
+        involving a plugin, C(mysql_migrate_keyring) for component to component.
+      - MySQL's tools are judged by their output, not their exit status (C(mysql_migrate_keyring) exits 0 when it
+        refuses or skips keys). Where the collection reads the destination, every source key is checked in it
+        afterwards. A file destination is snapshotted first and restored byte-identical when the run is judged
+        a failure. Where the collection cannot read the keystores, a record of the last successful run on the
+        host (O(tool.record_dir)) makes a re-run a no-op while the files are unchanged.
+    type: str
+    choices: [auto, native, mysql_tool]
+    default: auto
+  tool:
+    description: Where MySQL's tools are on the host, and how to run them. Used only when a tool runs.
+    type: dict
+    default: {}
+    suboptions:
+      mysqld:
+        description: Absolute path of C(mysqld), run as the migration server.
+        type: path
+        default: /usr/sbin/mysqld
+      mysql_migrate_keyring:
+        description: Absolute path of C(mysql_migrate_keyring).
+        type: path
+        default: /usr/bin/mysql_migrate_keyring
+      plugin_dir:
+        description: The directory holding the keyring plugins and components (C(--plugin-dir), C(--component-dir)).
+        type: path
+        default: /usr/lib/mysql/plugin
+      user:
+        description:
+          - The server's OS user. The migration server gets C(--user); C(mysql_migrate_keyring) is started as this
+            user. Keystores the tool creates are then owned by it.
+        type: str
+        default: mysql
+      timeout:
+        description: Seconds after which the tool is killed; the run then fails and the destination is restored.
+        type: int
+        default: 600
+      record_dir:
+        description: Where the module keeps the record of each successful tool run (fingerprints and key ids only).
+        type: path
+        default: /var/lib/keyops-mysql/tool-runs
   owner:
     description:
       - Owner of the destination file. A new file defaults to the source file's owner; an existing file keeps
@@ -131,6 +210,10 @@ notes:
     destination must be restarted; a server that switches to the destination must be reconfigured and
     restarted. The role C(keyops.mysql.keyring_migration) applies these rules.
   - Run the module as root or as the server's OS user so the destination ends up readable by the server.
+  - With MySQL's tools, O(owner), O(group), O(mode), O(backup) and O(on_backup_file=follow_server) do not apply to
+    what the tool writes; the tool writes as O(tool.user).
+  - What MySQL 9.7 community binaries cannot show (they ship no keyring plugin and one keyring component) is listed
+    in the collection's docs/migration-tool.md.
 seealso:
   - module: keyops.mysql.keyring_operations
   - module: keyops.mysql.keyring_files_owner
@@ -278,6 +361,44 @@ paused:
   returned: O(online=true)
   type: bool
   sample: true
+method:
+  description: How the keys were (or would be) copied - V(native), V(migration_server) or V(mysql_migrate_keyring).
+  returned: always
+  type: str
+  sample: migration_server
+tool_command:
+  description:
+    - The tool's command line, with its private work directory shown as C(<workdir>). It never holds a secret.
+  returned: when a tool is used
+  type: list
+  elements: str
+  sample: [/usr/sbin/mysqld, --defaults-file=<workdir>/tool.cnf, --user=mysql, '...']
+tool_output:
+  description:
+    - What the tool printed (the last 8000 characters of each stream, secrets masked), its exit status, and the
+      collection's verdict on it.
+  returned: when a tool ran
+  type: dict
+tool_skipped:
+  description: Why the tool was not run because there was nothing to do.
+  returned: when a tool would have been used and every key is known to be there already
+  type: str
+tool_left_paused:
+  description: True when the tool ended or died leaving C(keyring_operations) OFF and the module set it ON.
+  returned: when that happened
+  type: bool
+destination_restored:
+  description: True when a failed tool run had changed the destination file and the module put it back.
+  returned: when a tool run failed
+  type: bool
+run_record:
+  description: The record of this successful tool run on the host.
+  returned: when a tool run succeeded
+  type: str
+previous_run:
+  description: The record of the previous successful run, when the tool was not run again because of it.
+  returned: when that happened
+  type: dict
 '''
 
 import os
@@ -302,6 +423,25 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool
+
+# Keystores as keyring_migrate takes them: the native formats plus the Enterprise ones only MySQL's tools read.
+MIGRATE_KEYSTORE_OPTIONS = dict(
+    KEYSTORE_OPTIONS,
+    type=dict(type='str', required=True,
+              choices=sorted(set(migration_tool.NATIVE_TYPES) | set(migration_tool.ALL_TYPES))),
+    path=dict(type='path'),
+    options=dict(type='dict'),
+    secret_options=dict(type='dict', no_log=True),
+)
+TOOL_OPTIONS = dict(
+    mysqld=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysqld']),
+    mysql_migrate_keyring=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysql_migrate_keyring']),
+    plugin_dir=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['plugin_dir']),
+    user=dict(type='str', default=migration_tool.DEFAULT_TOOL_SETTINGS['user']),
+    timeout=dict(type='int', default=migration_tool.DEFAULT_TOOL_SETTINGS['timeout']),
+    record_dir=dict(type='path', default=migration_tool.DEFAULT_RECORD_DIR),
+)
 
 DEFAULT_NEW_FILE_MODE = 0o640
 
@@ -362,6 +502,25 @@ class KeyringMigration:
                                 path=destination.path)
 
     def run(self):
+        method = migration_tool.choose_method(self.params['source']['type'], self.params['destination']['type'],
+                                              self.params['method'])
+        if method != migration_tool.METHOD_NATIVE:
+            try:
+                migration_tool.ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
+                                             self.module.mysql_session, self.result, self.module.warn).run()
+            finally:
+                # The tool path lists every key it knows of (a tool's keystores are small): count them too.
+                for listed, count in (('migrated', 'migrated_count'), ('already_present', 'already_present_count'),
+                                      ('conflicts', 'conflict_count')):
+                    self.result[count] = len(self.result.get(listed) or [])
+            return
+        self.result['method'] = method
+        for name in ('source', 'destination'):
+            if not self.params[name].get('path'):
+                raise KeystoreError('%s.path is required to copy keys natively' % name)
+            if self.params[name].get('options') or self.params[name].get('secret_options'):
+                self.module.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
+                                 'method native' % (name, name))
         source, destination = self.keystore('source'), self.keystore('destination')
         if not os.path.exists(source.path):
             # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
@@ -503,8 +662,10 @@ def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
-            source=dict(type='dict', required=True, options=KEYSTORE_OPTIONS),
-            destination=dict(type='dict', required=True, options=KEYSTORE_OPTIONS),
+            source=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
+            destination=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
+            method=dict(type='str', default='auto', choices=['auto', 'native', 'mysql_tool']),
+            tool=dict(type='dict', default={}, options=TOOL_OPTIONS),
             online=dict(type='bool', default=False),
             owner=dict(type='str'),
             group=dict(type='str'),
