@@ -105,8 +105,9 @@ def _recap(stdout):
 def test_playbooks_run_by_fqcn_from_the_installed_copy(package, sandbox_fleet):
     fleet = sandbox_fleet(n=2, fresh=True)     # its own: the migration switches the servers' keystores
     hosts = fleet.group('mysql')
-    env = only_installed(package['collections'], **{k: v for k, v in fleet.ansible_env().items()
-                                                      if k.startswith('ANSIBLE_') and k != 'ANSIBLE_COLLECTIONS_PATH'})
+    fleet_settings = {k: v for k, v in fleet.ansible_env().items()
+                      if k.startswith('ANSIBLE_') and k != 'ANSIBLE_COLLECTIONS_PATH'}
+    env = only_installed(package['collections'], **fleet_settings)
     argv = [BIN / 'ansible-playbook', '-i', fleet.inventory, '-e', f'@{DEMO_VARS}', 'keyops.mysql.migrate']
     first = run(argv + ['-v'], env=env, cwd=fleet.state_dir, timeout=900)
     # The role came from the installed copy, not the checkout (the path ansible-playbook -v shows for its arg spec).
