@@ -75,7 +75,7 @@ lint: venv $(COLLECTION_LINK)
 changelog: venv
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
-	$(BIN)/antsibull-changelog generate --output .cache/CHANGELOG.md --output-format md
+	mkdir -p .cache && $(BIN)/antsibull-changelog generate --output .cache/CHANGELOG.md --output-format md
 	diff -u CHANGELOG.md .cache/CHANGELOG.md || { echo "CHANGELOG.md is stale: run antsibull-changelog generate"; exit 1; }
 
 # The module reference, from the modules' and the role's own documentation (docs/reference/README.md):
