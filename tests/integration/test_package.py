@@ -142,6 +142,10 @@ def test_ansible_builder_reads_the_collections_dependencies(package):
     assert 'PyMySQL' in python and 'cryptography' in python, report
     assert 'keyops.mysql' in python and 'keyops.mysql' in system, report
     assert 'libffi-devel [compile platform:rpm]' in system, report
+    # The EE installs what README.md tells users to install on the managed nodes (requirements.txt), no more or less.
+    def requirements(path):
+        return {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith('#')}
+    assert requirements(REPO / 'meta' / 'ee-requirements.txt') == requirements(REPO / 'requirements.txt')
 
 
 def test_ansible_builder_creates_the_ee_build_context(package, tmp_path):
