@@ -134,6 +134,10 @@ def test_playbooks_run_by_fqcn_from_the_installed_copy(package, sandbox_fleet):
     fleet.down()
 
 
+def requirement_lines(path):
+    return {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith('#')}
+
+
 def test_ansible_builder_reads_the_collections_dependencies(package):
     res = run([BIN / 'ansible-builder', 'introspect', '--sanitize', package['collections']])
     report = yaml.safe_load(res.stdout.split('\n', 1)[1]) if res.stdout.startswith('#') else yaml.safe_load(res.stdout)
@@ -143,9 +147,7 @@ def test_ansible_builder_reads_the_collections_dependencies(package):
     assert 'keyops.mysql' in python and 'keyops.mysql' in system, report
     assert 'libffi-devel [compile platform:rpm]' in system, report
     # The EE installs what README.md tells users to install on the managed nodes (requirements.txt), no more or less.
-    def requirements(path):
-        return {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith('#')}
-    assert requirements(REPO / 'meta' / 'ee-requirements.txt') == requirements(REPO / 'requirements.txt')
+    assert requirement_lines(REPO / 'meta' / 'ee-requirements.txt') == requirement_lines(REPO / 'requirements.txt')
 
 
 def test_ansible_builder_creates_the_ee_build_context(package, tmp_path):
