@@ -11,9 +11,11 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
 PYBIN := $(CURDIR)/.cache/pybin
 
-.PHONY: test venv unit reliability integration molecule sanity demo fuzz sandbox-root sandbox-down clean
+.PHONY: test venv unit reliability integration molecule sanity lint changelog docs package demo fuzz sandbox-root \
+	sandbox-down clean
 
-test: unit reliability integration molecule sanity
+# The static checks first: they take about a minute and fail fast.
+test: lint changelog docs unit reliability integration molecule sanity
 
 venv: $(VENV)/.installed
 
@@ -56,6 +58,42 @@ sanity: venv
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
 	.ci/link-pythons $(PYBIN)
 	cd $(SANITY_TREE) && PATH="$(PYBIN):$(CURDIR)/$(BIN):$$PATH" ansible-test sanity --venv --color no
+
+# keyops.mysql.* resolves to this checkout through this link (as in tests/conftest.py and molecule's create.yml).
+COLLECTIONS := $(CURDIR)/.cache/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/keyops/mysql
+TOOL_ENV := ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" PATH="$(CURDIR)/$(BIN):$$PATH"
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@) && ln -sfn $(CURDIR) $@
+
+# ansible-lint, production profile, offline (.ansible-lint), on every playbook, role and scenario.
+lint: venv $(COLLECTION_LINK)
+	$(TOOL_ENV) $(BIN)/ansible-lint --nocolor
+
+# The changelog: fragments and changelogs/changelog.yaml valid, CHANGELOG.md what they generate.
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	mkdir -p .cache && $(BIN)/antsibull-changelog generate --output .cache/CHANGELOG.md --output-format md
+	diff -u CHANGELOG.md .cache/CHANGELOG.md || { echo "CHANGELOG.md is stale: run antsibull-changelog generate"; exit 1; }
+
+# The module reference, from the modules' and the role's own documentation (docs/reference/README.md):
+# antsibull-docs lints them, writes RST, and Sphinx builds HTML into .cache/docs/html, any warning failing it.
+DOCS := $(CURDIR)/.cache/docs
+docs: venv $(COLLECTION_LINK)
+	$(TOOL_ENV) $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod og-w $(DOCS)/rst
+	$(TOOL_ENV) $(BIN)/antsibull-docs --config-file docs/reference/antsibull-docs.cfg collection --use-current \
+		--squash-hierarchy --fail-on-error --cleanup everything --dest-dir $(DOCS)/rst keyops.mysql
+	cp docs/reference/ansible-docs-links.rst $(DOCS)/rst/
+	$(BIN)/sphinx-build -q -b html -c docs/reference -W --keep-going $(DOCS)/rst $(DOCS)/html
+	@echo "module reference: $(DOCS)/html/index.html"
+
+# The Galaxy tarball into .cache/build (tests/integration/test_package.py builds, installs and runs it;
+# extensions/ee/execution-environment.yml takes it from there).
+package: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build .
 
 # A real fleet migration on 3 sandbox hosts (see tests/sandbox/demo/).
 demo: venv sandbox-root

@@ -24,9 +24,10 @@ attributes:
 options: {}
 attributes:
   action_group:
-    description: Use C(group/keyops.mysql.mysql) in C(module_defaults) to set defaults for this module.
+    description: Use C(group/keyops.mysql.all) (or C(group/keyops.mysql.mysql)) in C(module_defaults) to set defaults for this module.
     support: full
     membership:
+      - keyops.mysql.all
       - keyops.mysql.mysql
 '''
 

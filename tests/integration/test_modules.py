@@ -57,3 +57,12 @@ def test_keyring_migrate_online_offline_and_switch(fleet):
 
 def test_keyring_files_owner_fixes_error_3185(fleet):
     run_playbook(fleet, 'files_owner.yml')
+
+
+def test_login_options_through_module_defaults_group_all(fleet):
+    # meta/runtime.yml's `all` action group: login options set once in module_defaults reach the modules.
+    res = run_playbook(fleet, 'module_defaults_group.yml')
+    mysql_hosts = fleet.group('mysql')
+    assert set(h for h in re.findall(r'^(\S+)\s+: ok=', res.stdout, re.M)) == set(mysql_hosts)
+    for host in mysql_hosts:
+        assert fleet.hosts[host]['mysql_accounts']['migration']['password'] not in res.stdout + res.stderr
