@@ -356,6 +356,16 @@ keyring_operations:
   returned: O(online=true)
   type: dict
   sample: {before: true, during: false, after: true}
+  contains:
+    before:
+      description: C(keyring_operations) when the module connected (ON if only an interrupted keyops run had paused it).
+      type: bool
+    during:
+      description: C(keyring_operations) while the keys were copied.
+      type: bool
+    after:
+      description: C(keyring_operations) when the module finished.
+      type: bool
 paused:
   description: Whether the module set C(keyring_operations) OFF for the copy (and back afterwards).
   returned: O(online=true)
