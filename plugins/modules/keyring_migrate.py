@@ -683,7 +683,7 @@ def main():
             backup=dict(type='bool', default=False),
             allow_empty_source=dict(type='bool', default=False),
             on_backup_file=dict(type='str', default='fail', choices=['fail', 'follow_server']),
-            max_keys_listed=dict(type='int', default=1000),
+            max_keys_listed=dict(type='int', default=1000, no_log=False),   # a count, not a secret
         ),
         supports_check_mode=True,
     )

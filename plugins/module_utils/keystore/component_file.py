@@ -309,7 +309,7 @@ def render_document(keys, layout):
         kept = layout.elements.get(key.identity)
         if kept is None or kept[0] != key:
             elements.append(_RenderedJson(render(key)))
-        elif type(kept[1]) is str:          # the element's own text (_parse_plain)
+        elif isinstance(kept[1], str):      # the element's own text (_parse_plain)
             elements.append(_RenderedJson(kept[1]))
         else:
             elements.append(kept[1])

@@ -86,7 +86,7 @@ def test_fast_paths_agree_with_strict_parse_on_any_keys(monkeypatch, keys):
 def _mutations(data, rng, count):
     text = data.decode('utf-8')
     out = []
-    for _ in range(count):
+    for _mutation in range(count):
         choice = rng.randrange(6)
         at = rng.randrange(len(text))
         if choice == 0:      # one character changed to a JSON-significant one
@@ -159,7 +159,7 @@ def test_native_plugin_path_agrees_on_any_keys(monkeypatch, keys, arch):
 def test_native_plugin_path_never_accepts_what_strict_parse_reads_differently(monkeypatch):
     rng = random.Random(7)
     data = codec('keyring_file').encode(_plain_keys(5), ('1.0', 'LE_64'))   # no digest to stop mutations
-    for _ in range(4000):
+    for _case in range(4000):
         mutated = bytearray(data)
         for _flip in range(rng.randrange(1, 4)):
             at = rng.randrange(keyring_file.HEADER_SIZE, len(data) - 3)
