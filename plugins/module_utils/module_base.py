@@ -60,8 +60,8 @@ class KeyopsModule(AnsibleModule):
 
     def mysql_session(self):
         """A MysqlSession from the login options (not yet connected). PyMySQL is needed only from here on."""
-        if mysql.pymysql is None:
-            self.fail_json(msg=missing_required_lib('PyMySQL'), exception=mysql.PYMYSQL_IMPORT_ERROR,
+        if mysql.load_pymysql() is None:
+            self.fail_json(msg=missing_required_lib('PyMySQL'), exception=mysql.pymysql_import_error(),
                            **self.result)
         return mysql.MysqlSession(self.params)
 

@@ -107,5 +107,5 @@ def fake_server(monkeypatch):
             raise pymysql.err.OperationalError(*server.connect_error)
         return _Connection(server)
 
-    monkeypatch.setattr(mysql.pymysql, 'connect', connect)
+    monkeypatch.setattr(mysql.load_pymysql(), 'connect', connect)
     return server
