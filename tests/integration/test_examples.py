@@ -169,8 +169,7 @@ SCENARIOS = {
                    'example is changed and example.previous and not example.current',
                    'markers.matched == 1']}}],
         cleanup=[_resume_server(),
-                 {'name': 'Remove the marker', 'ansible.builtin.file': {'path': '/run/keyops-mysql',
-                                                                         'state': 'absent'}}]),
+                 {'name': 'Remove the marker', 'ansible.builtin.file': {'path': '/run/keyops-mysql', 'state': 'absent'}}]),
     ('keyring_operations', 'Resume them'): dict(
         host='mysql1',
         setup=[{'name': 'A server keyops paused', 'keyops.mysql.keyring_operations': {
