@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A run of keyops.mysql.migrate killed after it rewrote a server's keyring configuration but before it restarted
-the server: the next run must finish the switch (restart onto the destination) and then change nothing.
+"""The role in two situations the molecule scenarios do not cover, on a real MySQL 9.7 host.
 
-Without that, the server would go on using the source with its configuration on the destination, and whatever
-restarted it later would move it to a keystore lacking the keys created meanwhile.
+- Check mode: nothing on the host changes (no pause, no file, no switch, no restart), and the report is still
+  written, as the plan.
+- A run of keyops.mysql.migrate killed after it rewrote a server's keyring configuration but before it restarted
+  the server: the next run must finish the switch (restart onto the destination) and then change nothing.
+  Without that, the server would go on using the source with its configuration on the destination, and whatever
+  restarted it later would move it to a keystore lacking the keys created meanwhile.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -35,9 +38,9 @@ def fleet(sandbox_fleet):
     own.down()
 
 
-def migrate(fleet, tmp_path, name):
+def migrate(fleet, tmp_path, name, *args):
     res = subprocess.run(
-        [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS,
+        [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS] + list(args) + [
          '-e', 'keyring_migration_report_dir=%s' % (tmp_path / name), 'keyops.mysql.migrate'],
         env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections')),
         cwd=fleet.state_dir, capture_output=True, text=True, timeout=900, check=False)
@@ -50,6 +53,24 @@ def one(fleet, argv):
     result = fleet.command('mysql1', argv)['mysql1']
     assert result.get('rc') == 0, result
     return result['stdout']
+
+
+def test_check_mode_changes_nothing_and_writes_the_plan(fleet, tmp_path):
+    config = fleet.hosts['mysql1']['keyring_component_config']
+    before = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+              'keystores': one(fleet, ['ls', '/var/lib/mysql-keyring'])}
+    res, recap, report = migrate(fleet, tmp_path, 'check', '--check')
+    assert res.returncode == 0 and recap and recap[0][1:] == ('0', '0'), res.stdout[-8000:]
+    after = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+             'keystores': one(fleet, ['ls', '/var/lib/mysql-keyring'])}
+    assert after == before
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+    assert one(fleet, ['sh', '-c', 'ls /run/keyops-mysql 2>/dev/null || true']) == ''    # no pause marker
+    entry = report['hosts']['mysql1']
+    assert report['check_mode'] is True and report['result'] == 'success', report
+    assert entry['copied'] == len(fleet.hosts['mysql1']['keyring_expected_keys']) and entry['action'] == 'switch'
+    assert (entry['paused'], entry['restarted'], entry['verification']) == (False, False, 'check mode: not verified')
+    assert 'Check mode: nothing was changed' in (tmp_path / 'check' / 'keyring-migration-report.md').read_text()
 
 
 def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next_run(fleet, tmp_path):
