@@ -39,9 +39,10 @@ def fleet(sandbox_fleet):
 
 
 def migrate(fleet, tmp_path, name, *args):
+    argv = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS, *args,
+            '-e', 'keyring_migration_report_dir=%s' % (tmp_path / name), 'keyops.mysql.migrate']
     res = subprocess.run(
-        [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS] + list(args) + [
-         '-e', 'keyring_migration_report_dir=%s' % (tmp_path / name), 'keyops.mysql.migrate'],
+        argv,
         env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections')),
         cwd=fleet.state_dir, capture_output=True, text=True, timeout=900, check=False)
     recap = re.findall(r'^mysql1\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', res.stdout, re.M)
