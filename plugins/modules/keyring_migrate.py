@@ -236,7 +236,7 @@ EXAMPLES = r'''
     owner: mysql
     group: mysql
 
-- name: Copy a running server's component keystore to a new path while the server is paused
+- name: Copy a running server's component keystore into an encrypted keystore while the server is paused
   keyops.mysql.keyring_migrate:
     source:
       type: component_keyring_file

@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role in two situations the molecule scenarios do not cover, on a real MySQL 9.7 host.
+
+- Check mode: nothing on the host changes (no pause, no file, no switch, no restart), and the report is still
+  written, as the plan.
+- A run of keyops.mysql.migrate killed after it rewrote a server's keyring configuration but before it restarted
+  the server: the next run must finish the switch (restart onto the destination) and then change nothing.
+  Without that, the server would go on using the source with its configuration on the destination, and whatever
+  restarted it later would move it to a keystore lacking the keys created meanwhile.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from ..conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+SOURCE = '/var/lib/mysql-keyring/component_keyring_file'
+DESTINATION = '/var/lib/mysql-keyring/component_keyring_file.migrated'
+VARS = os.path.join(REPO_ROOT, 'tests', 'sandbox', 'demo', 'migration_vars.yml')
+MYSQL = ['mysql', '-uroot', '--batch', '--skip-column-names', '-e']
+
+
+@pytest.fixture(scope='module')
+def fleet(sandbox_fleet):
+    own = sandbox_fleet(n=1, fresh=True)
+    yield own
+    own.down()
+
+
+def migrate(fleet, tmp_path, name, *args):
+    argv = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS, *args,
+            '-e', 'keyring_migration_report_dir=%s' % (tmp_path / name), 'keyops.mysql.migrate']
+    res = subprocess.run(
+        argv,
+        env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections')),
+        cwd=fleet.state_dir, capture_output=True, text=True, timeout=900, check=False)
+    recap = re.findall(r'^mysql1\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', res.stdout, re.M)
+    report = json.loads((tmp_path / name / 'keyring-migration-report.json').read_text())
+    return res, recap, report
+
+
+def one(fleet, argv):
+    result = fleet.command('mysql1', argv)['mysql1']
+    assert result.get('rc') == 0, result
+    return result['stdout']
+
+
+def test_check_mode_changes_nothing_and_writes_the_plan(fleet, tmp_path):
+    config = fleet.hosts['mysql1']['keyring_component_config']
+    before = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+              'keystores': one(fleet, ['ls', '/var/lib/mysql-keyring'])}
+    res, recap, report = migrate(fleet, tmp_path, 'check', '--check')
+    assert res.returncode == 0 and recap and recap[0][1:] == ('0', '0'), res.stdout[-8000:]
+    after = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+             'keystores': one(fleet, ['ls', '/var/lib/mysql-keyring'])}
+    assert after == before
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+    assert one(fleet, ['sh', '-c', 'ls /run/keyops-mysql 2>/dev/null || true']) == ''    # no pause marker
+    entry = report['hosts']['mysql1']
+    assert report['check_mode'] is True and report['result'] == 'success', report
+    assert entry['copied'] == len(fleet.hosts['mysql1']['keyring_expected_keys']) and entry['action'] == 'switch'
+    assert (entry['paused'], entry['restarted'], entry['verification']) == (False, False, 'check mode: not verified')
+    assert 'Check mode: nothing was changed' in (tmp_path / 'check' / 'keyring-migration-report.md').read_text()
+
+
+def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next_run(fleet, tmp_path):
+    config = fleet.hosts['mysql1']['keyring_component_config']
+    key_ids = sorted(one(fleet, MYSQL + ['SELECT key_id FROM performance_schema.keyring_keys']).split())
+    # What the killed run left: the server paused (with keyops' marker), the keys copied, the configuration
+    # rewritten to the destination, and no restart.
+    subprocess.run(
+        [fleet.ansible_bin('ansible'), '-i', str(fleet.inventory), 'mysql1', '-m', 'keyops.mysql.keyring_operations',
+         '-a', json.dumps({'state': 'disabled', 'login_unix_socket': '/run/mysqld/mysqld.sock'})],
+        env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections')),
+        cwd=fleet.state_dir, capture_output=True, text=True, timeout=300, check=True)
+    subprocess.run(
+        [fleet.ansible_bin('ansible'), '-i', str(fleet.inventory), 'mysql1', '-m', 'keyops.mysql.keyring_migrate',
+         '-a', json.dumps({'source': {'type': 'component_keyring_file', 'path': SOURCE},
+                           'destination': {'type': 'component_keyring_file', 'path': DESTINATION}})],
+        env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections')),
+        cwd=fleet.state_dir, capture_output=True, text=True, timeout=300, check=True)
+    # Byte for byte what the role's switch writes (its old settings, path replaced, to_json, newline), so the
+    # next run finds nothing to rewrite there.
+    one(fleet, ['/usr/bin/python3', '-c', 'import json, sys; c = json.load(open(sys.argv[1])); c["path"] = sys.argv[2]; '
+                'open(sys.argv[1], "w").write(json.dumps(c) + "\\n")', config, DESTINATION])
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '0'
+
+    res, recap, report = migrate(fleet, tmp_path, 'first')
+    assert res.returncode == 0 and recap and recap[0][1:] == ('0', '0'), res.stdout[-8000:]
+    entry = report['hosts']['mysql1']
+    assert entry['restarted'] is True and entry['resumed_interrupted_run'] is True, entry
+    assert entry['keystore_after'] == DESTINATION and entry['verification'] == 'passed', entry
+    assert one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"]) == DESTINATION
+    assert sorted(one(fleet, MYSQL + ['SELECT key_id FROM performance_schema.keyring_keys']).split()) == key_ids
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+    assert one(fleet, ['find', '/run/keyops-mysql', '-type', 'f']) == ''
+
+    res, recap, report = migrate(fleet, tmp_path, 'again')
+    assert res.returncode == 0 and recap and recap[0] == ('0', '0', '0'), res.stdout[-8000:]
+    assert report['hosts']['mysql1']['restarted'] is False
