@@ -520,7 +520,7 @@ def module_seconds_per_host(doc):
     """Per host: the sum, over the tasks it ran (skipped ones excluded), of the time from its worker's start to
     its result (bench/callback_plugins/bench_timer.py): the module's time on that host including its SSH round
     trips and AnsiballZ start-up, not the waiting for other hosts."""
-    spans, keyops, tasks = {}, {}, {}
+    spans, keyops, tasks, keyops_tasks = {}, {}, {}, {}
     for r in doc['records']:
         if r['status'] == 'skipped' or r['start'] is None:
             continue
@@ -528,11 +528,13 @@ def module_seconds_per_host(doc):
         tasks[r['host']] = tasks.get(r['host'], 0) + 1
         if r['action'].startswith('keyops.mysql.'):
             keyops[r['host']] = keyops.get(r['host'], 0.0) + (r['end'] - r['start'])
+            keyops_tasks[r['host']] = keyops_tasks.get(r['host'], 0) + 1
     values = list(spans.values()) or [0.0]
     kvalues = list(keyops.values()) or [0.0]
     return dict(mean=statistics.mean(values), max=max(values), hosts=len(values),
                 keyops_mean=statistics.mean(kvalues), keyops_max=max(kvalues),
-                tasks=max(tasks.values()) if tasks else 0)
+                tasks=max(tasks.values()) if tasks else 0,
+                keyops_tasks=max(keyops_tasks.values()) if keyops_tasks else 0)
 
 
 def ping_seconds(fleet, forks, workdir):

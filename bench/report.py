@@ -87,9 +87,15 @@ def goals(results):
                     ratio <= GOAL_FLEET_RATIO))
     for count, row in sorted(fleet.items()):
         mod = row['rerun_module_s_per_host']
+        floor = ''
+        if mod.get('keyops_tasks'):
+            # What the modules add over Ansible's own cost of any task (one ping, same hosts, same SSH settings).
+            floor = '; %d keyops.mysql tasks, %s beyond %d pings' % (
+                mod['keyops_tasks'], _s(max(mod['keyops_mean'] - mod['keyops_tasks'] * row['ping_s'], 0.0)),
+                mod['keyops_tasks'])
         out.append(('re-run ≤ 1 s module time per host (%d hosts)' % count,
-                    '%s in keyops.mysql modules, %s in all %d tasks (mean per host); ansible.builtin.ping %s'
-                    % (_s(mod['keyops_mean']), _s(mod['mean']), mod['tasks'], _s(row['ping_s'])),
+                    '%s in keyops.mysql modules, %s in all %d tasks (mean per host); ansible.builtin.ping %s%s'
+                    % (_s(mod['keyops_mean']), _s(mod['mean']), mod['tasks'], _s(row['ping_s']), floor),
                     mod['keyops_mean'] <= GOAL_RERUN_MODULE_S))
         reused = row.get('rerun_ssh_reuse_module_s_per_host')
         if reused:
