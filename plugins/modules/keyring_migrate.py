@@ -535,12 +535,19 @@ class KeyringMigration:
         if not os.path.exists(source.path):
             # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
             raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
-        self.check_before_copy(source, destination)
-        prepared = self.prepare(source, destination)
-        if self.params['online']:
-            self.run_paused(source, destination, prepared)
-        else:
-            self.copy(source, destination, prepared)
+        try:
+            self.check_before_copy(source, destination)
+            prepared = self.prepare(source, destination)
+            if self.params['online']:
+                self.run_paused(source, destination, prepared)
+            else:
+                self.copy(source, destination, prepared)
+        except BackupPresentError as exc:
+            # Raised wherever a keystore is first read (the check, the preparation or the copy).
+            if self.params['on_backup_file'] == 'fail':
+                exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
+                            'recover it')
+            raise
 
     def prepare(self, source, destination):
         """prepare_migration() where it applies (no .backup handling asked for): the plan and the new bytes,
@@ -642,10 +649,6 @@ class KeyringMigration:
                                     before_write=keep_previous, prepared=prepared)
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
-            raise
-        except BackupPresentError as exc:
-            exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
-                        'recover it')
             raise
         summary = self.summary(plan)
         if not plan.source_keys:

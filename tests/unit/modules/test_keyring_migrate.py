@@ -162,6 +162,7 @@ def test_a_backup_file_stops_the_run_unless_following_the_server(files, capsys):
         f.write(open_keystore('component_keyring_file', '/x').encode(KEYS[2:] + KEYS[:1], None))
     rc, result = run_module(keyring_migrate, _args(files), capsys)
     assert rc == 1 and 'roll' in result['msg'] and result['error'] == 'BackupPresentError'
+    assert 'Or set on_backup_file: follow_server' in result['msg']
     rc, result = run_module(keyring_migrate, _args(files, on_backup_file='follow_server'), capsys)
     assert rc == 0 and [k['key_id'] for k in result['already_present']] == [KEYS[0].key_id]
     assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[2:] + KEYS[:2]
@@ -273,3 +274,11 @@ def test_max_keys_listed_caps_the_lists_and_the_counts_stay_exact(files, capsys)
     assert result['already_present_count'] == 2 and result['migrated_count'] == 0 and result['keys_listed_truncated']
     rc, result = run_module(keyring_migrate, _args(files), capsys)
     assert len(result['already_present']) == 2 and result['keys_listed_truncated'] is False
+
+
+def test_a_source_backup_file_names_the_way_out_too(files, capsys):
+    with open(files['source'] + '.backup', 'wb') as f:
+        f.write(open_keystore('keyring_file', '/x').encode(KEYS[:1], None))
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 1 and result['error'] == 'BackupPresentError' and files['source'] in result['msg']
+    assert 'Or set on_backup_file: follow_server' in result['msg']
