@@ -370,8 +370,11 @@ METHOD = """## Method
   (`bench/callback_plugins/bench_timer.py`; `ansible.builtin.json` is not in ansible-core 2.19): for each host
   and task, from the worker's start to its result, i.e. the module plus its SSH connection (the inventory turns
   SSH multiplexing off) and AnsiballZ start-up. Summed per host over the `keyops.mysql.*` module tasks (the goal's
-  figure) and over all tasks; one `ansible.builtin.ping` per host gives the floor of any remote task. The fleet
-  is stopped after each size.
+  figure) and over all tasks; one `ansible.builtin.ping` per host gives the floor of any remote task, and the
+  module time "beyond pings" subtracts one ping per keyops task. The re-run is made once more with Ansible's
+  default SSH multiplexing (`ControlPersist`), as most users run it. The machine's busy CPU-seconds over the
+  first run (`/proc/stat`, all processes: controller, SSH, modules, servers) divided by the CPU count are the
+  shortest that run could take here. The fleet is stopped after each size.
 - **Memory.** Peak RSS (`VmHWM` of the library process, `time -f %M` of the module process) of the process that runs the module or the library call,
   including the interpreter.
 """
