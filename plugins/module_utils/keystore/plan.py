@@ -169,14 +169,17 @@ def prepare_migration(source, destination):
 
 
 def _prepare(source, destination):
-    source_keys = source.load(ON_BACKUP_FAIL)
-    source_sha256 = source.loaded_sha256
-    destination_keys, digest = load_destination(destination, ON_BACKUP_FAIL)
-    plan = plan_migration(source_keys, destination_keys, destination, digest)
+    plan = _load_and_plan(source, destination, ON_BACKUP_FAIL)
     if plan.conflicts:
         raise conflict_error(plan, destination)
     rendered = destination.render(plan.merged_keys()) if plan.to_copy else None
-    return PreparedMigration(plan, source_sha256, rendered)
+    return PreparedMigration(plan, source.loaded_sha256, rendered)
+
+
+def _load_and_plan(source, destination, on_backup):
+    source_keys = source.load(on_backup)
+    destination_keys, digest = load_destination(destination, on_backup)
+    return plan_migration(source_keys, destination_keys, destination, digest)
 
 
 def conflict_error(plan, destination, listed=20):
@@ -213,15 +216,11 @@ def _migrate(source, destination, owner, group, mode, check_mode, on_backup, bef
     with destination.lock():
         destination.remove_stale_temp_files()
         rendered = None
+        checkpoint('mid_copy')
         if prepared is not None and on_backup == ON_BACKUP_FAIL and prepared.still_holds(source, destination):
-            checkpoint('mid_copy')
             plan, rendered = prepared.plan, prepared.rendered
-            digest = plan.destination_sha256
         else:
-            source_keys = source.load(on_backup)
-            checkpoint('mid_copy')
-            destination_keys, digest = load_destination(destination, on_backup)
-            plan = plan_migration(source_keys, destination_keys, destination, digest)
+            plan = _load_and_plan(source, destination, on_backup)
         if plan.conflicts:
             raise conflict_error(plan, destination)
         if check_mode or (not plan.to_copy and plan.destination_exists and
@@ -229,7 +228,8 @@ def _migrate(source, destination, owner, group, mode, check_mode, on_backup, bef
             return plan, None
         if before_write is not None:
             before_write(plan)
-        result = destination.write(rendered.keys if rendered is not None else plan.merged_keys(), owner=owner, group=group, mode=mode,
-                                   expected_sha256=digest, set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER,
-                                   planned=True, rendered=rendered)
+        keys = rendered.keys if rendered is not None else plan.merged_keys()
+        result = destination.write(keys, owner=owner, group=group, mode=mode, expected_sha256=plan.destination_sha256,
+                                   set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER, planned=True,
+                                   rendered=rendered)
         return plan, result
