@@ -489,11 +489,17 @@ def machine_busy_seconds():
     return (sum(fields[:8]) - idle) / os.sysconf('SC_CLK_TCK')
 
 
+def timed_ansible_env(timer_file):
+    """Environment for ansible / ansible-playbook on a sandbox fleet with the bench_timer callback writing to
+    timer_file (ad-hoc runs load callbacks only with ANSIBLE_LOAD_CALLBACK_PLUGINS)."""
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING='False',
+                ANSIBLE_CALLBACK_PLUGINS=str(REPO / 'bench' / 'callback_plugins'), ANSIBLE_LOAD_CALLBACK_PLUGINS='True',
+                ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
+
+
 def playbook_run(fleet, forks, workdir, tag, extra_args=()):
     timer_file = workdir / ('playbook-%s.json' % tag)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING='False',
-               ANSIBLE_CALLBACK_PLUGINS=str(REPO / 'bench' / 'callback_plugins'),
-               ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
+    env = timed_ansible_env(timer_file)
     if timer_file.exists():
         timer_file.unlink()
     busy_before = machine_busy_seconds()
@@ -540,9 +546,7 @@ def module_seconds_per_host(doc):
 def ping_seconds(fleet, forks, workdir):
     """Per host: one ansible.builtin.ping over the same SSH settings: the per-task floor of a remote module."""
     timer_file = workdir / 'ping.json'
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING='False',
-               ANSIBLE_CALLBACK_PLUGINS=str(REPO / 'bench' / 'callback_plugins'), ANSIBLE_LOAD_CALLBACK_PLUGINS='True',
-               ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
+    env = timed_ansible_env(timer_file)
     run([REPO / '.venv' / 'bin' / 'ansible', 'mysql', '-i', fleet.inventory, '-f', forks, '-o', '-m',
          'ansible.builtin.ping'], env=env)
     doc = json.loads(timer_file.read_text())
