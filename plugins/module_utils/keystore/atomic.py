@@ -18,6 +18,7 @@ import grp
 import os
 import pwd
 import stat
+import threading
 import time
 
 from .faults import checkpoint
@@ -156,13 +157,66 @@ def fsync_directory(directory):
         os.close(fd)
 
 
+class _TempFileWriter(threading.Thread):
+    """Writes, chowns, chmods, fsyncs and reads back the temp file in a thread of its own: the system calls
+    release the GIL, so the caller checks the new bytes meanwhile instead of waiting for the disk."""
+
+    def __init__(self, temp_path, data, uid, gid, mode):
+        super(_TempFileWriter, self).__init__(name='keyops-temp-file-writer')
+        self.daemon = True
+        self.temp_path = temp_path
+        self.data = data
+        self.uid = uid
+        self.gid = gid
+        self.mode = mode
+        self.error = None
+        self.read_back = None
+
+    def run(self):
+        fd = None
+        try:
+            checkpoint('before_temp_write')
+            fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o600)
+            view = memoryview(self.data)
+            while view:
+                view = view[os.write(fd, view):]
+            checkpoint('after_temp_write')
+            if self.uid is not None or self.gid is not None:
+                os.fchown(fd, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
+            os.fchmod(fd, self.mode)
+            os.fsync(fd)
+            os.close(fd)
+            fd = None
+            checkpoint('after_fsync')
+            self.read_back = read_bytes(self.temp_path)
+        except BaseException as exc:       # handed to the caller's thread by raise_error()
+            self.error = exc
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def raise_error(self, path):
+        """Raise what went wrong in the thread, or WriteVerificationError if the file did not read back as
+        written."""
+        if isinstance(self.error, OSError):
+            raise KeystoreError('cannot write temporary file %s: %s' % (self.temp_path, self.error.strerror),
+                                path=path)
+        if self.error is not None:
+            raise self.error
+        if self.read_back != self.data:
+            raise WriteVerificationError(
+                'the temporary file %s did not read back as written (%d of %d bytes); nothing was changed'
+                % (self.temp_path, len(self.read_back), len(self.data)), path=path)
+
+
 def write_atomically(path, data, mode=None, owner=None, group=None, verify=None):
     """Replace `path` with `data` atomically; return the (uid, gid, mode) the file ends up with.
 
     Owner, group and mode apply to the temp file before the rename, so the keystore never exists, even for an
     instant, with the wrong owner or a wider mode. When the target exists and no value is given, its current
-    owner, group and mode are kept; a new file gets mode 0600 and the caller's owner. `verify(bytes)` is called
-    with what was read back from the fsynced temp file and must raise to refuse it.
+    owner, group and mode are kept; a new file gets mode 0600 and the caller's owner. `verify(data)` must raise
+    to refuse the bytes; it runs while the temp file is written and fsynced, and the rename happens only after
+    both, and after the temp file read back equal to `data`.
     """
     directory = os.path.dirname(os.path.abspath(path)) or '/'
     try:
@@ -181,40 +235,23 @@ def write_atomically(path, data, mode=None, owner=None, group=None, verify=None)
         mode = 0o600
 
     temp_path = os.path.join(directory, '.%s.%d%s' % (os.path.basename(path), os.getpid(), TEMP_SUFFIX))
-    fd = None
+    writer = _TempFileWriter(temp_path, data, uid, gid, mode)
     try:
+        writer.start()
         try:
-            checkpoint('before_temp_write')
-            fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            checkpoint('after_temp_write')
-            if uid is not None or gid is not None:
-                os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-            os.close(fd)
-            fd = None
-            checkpoint('after_fsync')
-        except OSError as exc:
-            raise KeystoreError('cannot write temporary file %s: %s' % (temp_path, exc.strerror), path=path)
-        written = read_bytes(temp_path)
-        if written != data:
-            raise WriteVerificationError(
-                'the temporary file %s did not read back as written (%d of %d bytes); nothing was changed'
-                % (temp_path, len(written), len(data)), path=path)
-        if verify is not None:
-            verify(written)
+            if verify is not None:
+                verify(data)
+        finally:
+            writer.join()
+        writer.raise_error(path)
         try:
             os.rename(temp_path, path)
         except OSError as exc:
             raise KeystoreError('cannot rename %s over the keystore: %s' % (temp_path, exc.strerror), path=path)
         checkpoint('after_rename')
     except BaseException:
-        # Includes KeyboardInterrupt: whatever stops us before the rename, the temp file goes.
-        if fd is not None:
-            os.close(fd)
+        # Includes KeyboardInterrupt: whatever stops us before the rename, the temp file goes (the writer has
+        # finished: it is joined before anything here can raise, except a failure to start it).
         try:
             os.unlink(temp_path)
         except OSError:

@@ -183,6 +183,12 @@ class Keystore:
         """Secret-free facts about the layout for reports (version, architecture, ...)."""
         return {}
 
+    def identity_rules_suffice(self, keys):
+        """True when a plan over `keys` needs no per-key check: each passes check_storable (in the current
+        layout), and on them signature() is one-to-one with (key_id, user_id). False means "check key by key",
+        never that a key is bad. Formats that can tell cheaply override it."""
+        return False
+
     # ---- reading ---------------------------------------------------------------------------------------
 
     def _decode_file(self, data, path, remember=True):
@@ -398,8 +404,8 @@ class Keystore:
 
             verified = []
 
-            def verify(written):
-                decoded = self._decode_file(written, self.path, remember=False)
+            def verify(new_bytes):
+                decoded = self._decode_file(new_bytes, self.path, remember=False)
                 if list(decoded.keys) != keys:
                     raise WriteVerificationError('the new keystore did not decode to the intended keys; '
                                                  'nothing was changed', path=self.path)
@@ -407,7 +413,7 @@ class Keystore:
 
             uid, gid, final_mode = write_atomically(self.path, data, mode=mode, owner=owner, group=group,
                                                     verify=verify)
-            # write_atomically verified bytes equal to `data`: their decoding is the one to keep.
+            # The file holds exactly `data` (write_atomically read it back): its decoding is the one to keep.
             decoded = verified[0] if verified else self._decode_file(data, self.path)
             return self._written(decoded, data, current, uid, gid, final_mode, backup)
 

@@ -17,6 +17,8 @@ __metaclass__ = type
 import binascii
 import json
 import re
+from itertools import chain
+from operator import itemgetter
 
 from .base import BACKUP_ROLL_FORWARD, Decoded, Keystore
 from .model import (
@@ -37,6 +39,11 @@ FORMAT_VERSION = '1.0'
 # MySQL's own documents nest 3 deep (document, elements, element/extension); foreign members may add some.
 MAX_NESTING = 32
 ELEMENT_MEMBERS = ('user', 'data_id', 'data_type', 'data', 'extension')
+_KEY_ID, _USER_ID, _KEY_TYPE, _KEY_DATA = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_FIRST, _SECOND = _KEY_ID, _USER_ID
+_CONTROL_BYTES = bytes(range(0x20))
+# An element as MySQL writes it, for strings that need no escaping.
+_PLAIN_ELEMENT_TEXT = '{"user":"%s","data_id":"%s","data_type":"%s","data":"%s","extension":[]}'
 
 
 class JsonObject(list):
@@ -45,11 +52,26 @@ class JsonObject(list):
 
 
 class ComponentLayout:
-    """The parsed document, so a rewrite keeps what MySQL keeps: foreign members and existing elements."""
+    """The parsed document, so a rewrite keeps what MySQL keeps: foreign members and existing elements.
 
-    def __init__(self, members, elements):
+    `elements` is {(data_id, user): (Key, the element as read)}: a JsonObject, or for _parse_plain the element's
+    own text. _parse_plain gives `plain_elements` instead, ((identity, Key) pairs, each element's four strings),
+    from which `elements` is built on first use: most documents read (every source, every read-back check)
+    are never rewritten, and the table costs as much as a quarter of the read."""
+
+    def __init__(self, members, elements=None, plain_elements=None):
         self.members = members        # [(name, value)] of the top-level object, in file order
-        self.elements = elements      # {(data_id, user): (Key, the element as read)}
+        self._elements = elements
+        self._plain_elements = plain_elements
+
+    @property
+    def elements(self):
+        if self._elements is None:
+            items, strings = self._plain_elements
+            texts = map(_PLAIN_ELEMENT_TEXT.__mod__, strings)      # exactly each element's text in the file
+            self._elements = dict(zip(map(_FIRST, items), zip(map(_SECOND, items), texts)))
+            self._plain_elements = None
+        return self._elements
 
 
 def new_document_layout():
@@ -179,46 +201,54 @@ def _parse_canonical(text):
 
 
 # The commonest document of all: canonical, and no string holds a character JSON escapes, so each string's
-# text is its value. Read with one regex pass and no JSON parser at all.
-_PLAIN_STRING = r'"([^"\\\x00-\x1f]*)"'
-_PLAIN_ELEMENT = re.compile(r'(\{"user":%s,"data_id":%s,"data_type":"(AES|RSA|DSA|SECRET)","data":"([0-9A-Fa-f]*)",'
-                            r'"extension":\[\]\})(?:,(?=\{)|\Z)' % (_PLAIN_STRING, _PLAIN_STRING))
+# text is its value. Read with one regex pass and no JSON parser at all. The strings are matched as anything but
+# a quote ([^"]* is several times faster for the regex engine than a character set): the whole array is checked
+# for backslashes and control characters once instead, and the key data by unhexlify, which takes hex digits
+# only. Each element but the last must end with its comma (\Z matches only at the end of the array).
+_PLAIN_ELEMENT = re.compile(r'\{"user":"([^"]*)","data_id":"([^"]*)","data_type":"(AES|RSA|DSA|SECRET)",'
+                            r'"data":"([^"]*)","extension":\[\]\}(?:,|\Z)')
+_PLAIN_ELEMENT_OVERHEAD = len(_PLAIN_ELEMENT_TEXT % ('', '', '', ''))     # an element's text but its four strings
 
 
 def _parse_plain(text):
     """(KeySet, ComponentLayout) of a canonical document with no escaped character, as parse_document's
     strict path would return them; None for any other document or any element a check would refuse.
 
-    The layout keeps each element as its own text, which is what render_document would write for it."""
+    The layout keeps each element's strings, from which render_document writes the element's own text."""
     if (len(text) < len(_CANONICAL_HEAD) + len(_CANONICAL_TAIL) or not text.startswith(_CANONICAL_HEAD)
             or not text.endswith(_CANONICAL_TAIL)):
         return None
     start = len(_CANONICAL_HEAD)
     end = len(text) - len(_CANONICAL_TAIL)
-    elements = _PLAIN_ELEMENT.findall(text, start, end)
+    array = text[start:end]
+    if '\\' in array:
+        return None
+    raw = array.encode('utf-8')
+    if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
+        return None
+    found = _PLAIN_ELEMENT.findall(array)
     # The matches are disjoint and in order, and every one but the last ends with its comma: they cover the
     # whole array, with nothing between them, exactly when their lengths add up to the array's.
-    if sum(len(element[0]) for element in elements) + max(len(elements) - 1, 0) != end - start:
+    count = len(found)
+    if count * _PLAIN_ELEMENT_OVERHEAD + sum(map(len, chain.from_iterable(found))) + max(count - 1, 0) != len(array):
         return None
     keys = KeySet()
     table = keys._keys
-    kept = {}
     unhexlify = binascii.unhexlify
-    trusted_key = Key.trusted
-    for element, user_id, key_id, key_type, hex_data in elements:
-        if len(hex_data) % 2 or len(hex_data) > 2 * MAX_KEY_LENGTH:
-            return None
-        if not key_id and not user_id:
-            return None
-        key = trusted_key(key_id, user_id, key_type, unhexlify(hex_data))
-        identity = (key_id, user_id)
-        table[identity] = key
-        kept[identity] = (key, element)     # render_document writes a str element as is
+    new_key = tuple.__new__
+    try:
+        for user_id, key_id, key_type, hex_data in found:
+            table[(key_id, user_id)] = new_key(Key, (key_id, user_id, key_type, unhexlify(hex_data)))
+    except ValueError:      # binascii.Error: an odd number of hex digits, or a character that is not one
+        return None         # (a non-ASCII one raises plain ValueError)
     # With no NUL in any id (a plain string has no control character), component_signature() is one-to-one
     # on identities: distinct identities are distinct keys to the server too.
-    if len(table) != len(elements):
+    if len(table) != count or ('', '') in table:        # a repeated identity; a key with neither id
         return None
-    return keys, ComponentLayout(JsonObject((('version', FORMAT_VERSION), ('elements', []))), kept)
+    if max(map(len, map(_KEY_DATA, table.values())), default=0) > MAX_KEY_LENGTH:
+        return None
+    return keys, ComponentLayout(JsonObject((('version', FORMAT_VERSION), ('elements', []))),
+                                 plain_elements=(list(table.items()), found))
 
 
 def _nesting_depth(value):
@@ -300,23 +330,66 @@ def render_document(keys, layout):
     """KeySet -> compact JSON bytes, keeping the layout's foreign members and existing elements as read."""
     layout = layout or new_document_layout()
     keys = list(keys)
-    # Ids that need no escaping (nearly all) are written as they are: one regex search over all of them
-    # instead of three substitutions per key.
-    render = _render_plain_element if not _NEEDS_ESCAPE.search(
-        ' '.join('%s%s%s' % (key[0], key[1], key[2]) for key in keys)) else _render_element
-    elements = []
-    for key in keys:
-        kept = layout.elements.get(key.identity)
-        if kept is None or kept[0] != key:
-            elements.append(_RenderedJson(render(key)))
-        elif isinstance(kept[1], str):      # the element's own text (_parse_plain)
-            elements.append(_RenderedJson(kept[1]))
-        else:
-            elements.append(kept[1])
+    kept_elements = layout.elements
+    if not kept_elements:
+        # A new document: render every element as if no string needed escaping (nearly always so), then
+        # check the result, which costs a few scans of the text instead of a regex search per string.
+        body = ','.join([_PLAIN_ELEMENT_TEXT % (key[1], key[0], key[2], key[3].hex().upper()) for key in keys])
+        if not _plain_elements_are_exact(body, len(keys)):
+            body = ','.join(map(_render_element, keys))
+        return _document(layout, body)
+    # Ids that need no escaping are written as they are: one regex search over all of them instead of three
+    # substitutions per key.
+    needs_escape = _NEEDS_ESCAPE.search(' '.join(chain(map(_KEY_ID, keys), map(_USER_ID, keys),
+                                                       map(_KEY_TYPE, keys))))
+    texts = _element_texts(keys, kept_elements, _render_element if needs_escape else _render_plain_element)
+    return _document(layout, ','.join(texts))
+
+
+_QUOTES_PER_PLAIN_ELEMENT = _PLAIN_ELEMENT_TEXT.count('"')
+
+
+def _plain_elements_are_exact(body, count):
+    """True when `body`, `count` elements rendered from _PLAIN_ELEMENT_TEXT, has no character JSON would escape
+    in any string: then it is what _render_element writes. Exactly the template's quotes (an id with a quote
+    adds one), no backslash and no control character (UTF-8 never encodes another character with a byte
+    below 0x20)."""
+    if '\\' in body or body.count('"') != _QUOTES_PER_PLAIN_ELEMENT * count:
+        return False
+    try:
+        raw = body.encode('utf-8')
+    except UnicodeEncodeError:
+        return False            # a lone surrogate: _render_element's path raises the error it always did
+    return len(raw.translate(None, _CONTROL_BYTES)) == len(raw)
+
+
+def _document(layout, elements_text):
+    """The document's bytes: the layout's members, with the elements array written from its elements' text."""
+    if [name for name, _value in layout.members] == ['version', 'elements'] and layout.members[0][1] == FORMAT_VERSION:
+        return (_CANONICAL_HEAD + elements_text + _CANONICAL_TAIL).encode('utf-8')    # what MySQL writes
+    # The array goes in as one piece of rendered text: _write_value never walks 100,000 elements.
+    elements = _RenderedJson('[' + elements_text + ']')
     members = JsonObject((name, elements if name == 'elements' else value) for name, value in layout.members)
     out = []
     _write_value(members, out)
     return ''.join(out).encode('utf-8')
+
+
+def _element_texts(keys, kept_elements, render):
+    """Each key's element text: an existing element as it was read, a new or changed one from render(key)."""
+    texts = []
+    append = texts.append
+    for key in keys:
+        kept = kept_elements.get(key[:2])
+        if kept is None or kept[0] != key:
+            append(render(key))
+        elif isinstance(kept[1], str):      # the element's own text (_parse_plain)
+            append(kept[1])
+        else:
+            out = []
+            _write_value(kept[1], out)
+            append(''.join(out))
+    return texts
 
 
 # rapidjson's Writer escapes '"', '\\' and control characters only, with uppercase hex in \u00XX, and
@@ -358,8 +431,7 @@ def _render_element(key):
 
 def _render_plain_element(key):
     """_render_element for a key none of whose strings needs escaping."""
-    return '{"user":"%s","data_id":"%s","data_type":"%s","data":"%s","extension":[]}' % (
-        key[1], key[0], key[2], key[3].hex().upper())
+    return _PLAIN_ELEMENT_TEXT % (key[1], key[0], key[2], key[3].hex().upper())
 
 
 def _write_value(value, out):
@@ -396,6 +468,31 @@ def _write_value(value, out):
         out.append('null')
     else:
         out.append(json.dumps(value))
+
+
+_KEY_TYPE_SET = frozenset(KEY_TYPES)
+
+
+def component_identity_rules_suffice(keys):
+    """Keystore.identity_rules_suffice for both component formats, in a few C-level passes over all keys."""
+    ids = list(map(_KEY_ID, keys))
+    if not all(ids):
+        return False                            # an empty key id
+    all_ids = '\n'.join(ids)
+    # component_signature is key_id, or key_id NUL user_id: with no NUL in any key id, the part before the
+    # first NUL is the key id and the rest the user id, so distinct identities have distinct signatures.
+    if '\0' in all_ids:
+        return False
+    if not _KEY_TYPE_SET.issuperset(map(_KEY_TYPE, keys)):
+        return False
+    if max(map(len, map(_KEY_DATA, keys)), default=0) > MAX_KEY_LENGTH:
+        return False
+    try:
+        all_ids.encode('utf-8')
+        '\n'.join(map(_USER_ID, keys)).encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_component_storable(key):
@@ -435,6 +532,9 @@ class ComponentKeyringFile(Keystore):
 
     def check_storable(self, key, layout):
         check_component_storable(key)
+
+    def identity_rules_suffice(self, keys):
+        return component_identity_rules_suffice(keys)
 
     def describe_layout(self, layout):
         return {'version': FORMAT_VERSION}

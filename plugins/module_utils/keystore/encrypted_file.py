@@ -25,12 +25,17 @@ except ImportError:  # the import sanity test and hosts without it: fail when th
     HAS_CRYPTOGRAPHY = False
 
 from .base import BACKUP_ROLL_FORWARD, Decoded, Keystore
-from .component_file import FORMAT_VERSION, check_component_storable, component_signature, parse_document, \
-    render_document
+from .component_file import (
+    FORMAT_VERSION,
+    check_component_storable,
+    component_identity_rules_suffice,
+    component_signature,
+    parse_document,
+    render_document,
+)
 from .model import BadHexError, BadPaddingError, CorruptKeystoreError, MissingDependencyError, WrongPasswordError
 
 BLOCK = 16
-_HEX_TEXT = re.compile(br'\A[0-9A-Fa-f]*\Z')
 # Every plaintext this component writes is its compact JSON document, which starts with '{"'; its first block
 # is printable ASCII. A wrong password yields 16 random bytes, printable with odds of about 1 in 10**7.
 _PRINTABLE_BLOCK = re.compile(br'\A[\x20-\x7e]{16}\Z')
@@ -55,11 +60,12 @@ def encrypt_document(plaintext, password, iv=None):
 
 def decrypt_document(data, password):
     """The file's bytes -> JSON bytes, strictly."""
-    if not _HEX_TEXT.match(data):
-        raise BadHexError('the file is not hex text')
     if len(data) % 2:
         raise BadHexError('the file has an odd number of hex digits (%d)' % len(data))
-    raw = binascii.unhexlify(data)
+    try:
+        raw = binascii.unhexlify(data)      # accepts hex digits only (no whitespace, no sign): the file's grammar
+    except binascii.Error:
+        raise BadHexError('the file is not hex text')
     if len(raw) < 2 * BLOCK or len(raw) % BLOCK:
         raise CorruptKeystoreError('%d bytes is not an IV followed by whole AES blocks' % len(raw))
     decryptor = _cipher(password, raw[:BLOCK]).decryptor()
@@ -94,6 +100,9 @@ class ComponentKeyringEncryptedFile(Keystore):
 
     def check_storable(self, key, layout):
         check_component_storable(key)
+
+    def identity_rules_suffice(self, keys):
+        return component_identity_rules_suffice(keys)
 
     def describe_layout(self, layout):
         return {'version': FORMAT_VERSION, 'cipher': 'AES-256-CBC'}

@@ -173,6 +173,9 @@ def parse_records(body, arch, body_offset):
 
 
 _KEY_TYPE_NAMES = dict((name.encode('ascii'), name) for name in KEY_TYPES)
+# The obfuscation mask of the commonest key lengths (AES-128/192/256) as integers, and a record's padding.
+_MASK_INTS = dict((length, int.from_bytes(_MASK[:length], 'little')) for length in (16, 24, 32))
+_ZEROS = bytes(8)
 
 
 def _keys_of_native_file(body):
@@ -184,8 +187,8 @@ def _keys_of_native_file(body):
     """
     unpack_from = struct.Struct(ARCH_FORMATS['LE_64'][0]).unpack_from
     type_names = _KEY_TYPE_NAMES
-    mask = _MASK
-    trusted_key = Key.trusted
+    masks = _MASK_INTS.copy()
+    new_key = tuple.__new__
     from_bytes = int.from_bytes
     keys = KeySet()
     table = keys._keys
@@ -205,7 +208,7 @@ def _keys_of_native_file(body):
         # pod must be the content padded to 8 (the lengths are unsigned, so this also bounds each of them)
         if next_loc > end or pod != (data_end - loc + 7) & ~7 or l_data > MAX_KEY_LENGTH:
             return None
-        if data_end != next_loc and body[data_end:next_loc].strip(b'\0'):
+        if data_end != next_loc and body[data_end:next_loc] != _ZEROS[:next_loc - data_end]:
             return None
         key_type = type_names.get(body[type_at:user_at])
         if key_type is None:
@@ -218,9 +221,11 @@ def _keys_of_native_file(body):
         signatures.add(signature)
         key_id = raw_id.decode('utf-8', 'surrogateescape')
         user_id = raw_user.decode('utf-8', 'surrogateescape')
-        data = (from_bytes(body[data_at:data_end], 'little') ^ from_bytes(mask[:l_data], 'little')).to_bytes(
-            l_data, 'little') if l_data else b''
-        table[(key_id, user_id)] = trusted_key(key_id, user_id, key_type, data)
+        mask = masks.get(l_data)
+        if mask is None:
+            mask = masks[l_data] = from_bytes(_MASK[:l_data], 'little')
+        data = (from_bytes(body[data_at:data_end], 'little') ^ mask).to_bytes(l_data, 'little')
+        table[(key_id, user_id)] = new_key(Key, (key_id, user_id, key_type, data))
         loc = next_loc
     # Two records with distinct signatures can still share (key_id, user_id) only if their bytes are equal,
     # which the signature set already refused; so the table holds one key per record.

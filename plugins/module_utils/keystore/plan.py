@@ -85,6 +85,40 @@ class MigrationPlan:
 
 def plan_migration(source_keys, destination_keys, destination, destination_sha256=None):
     """Compare key sets under the destination format's rules. Pure: reads and writes nothing."""
+    if destination.identity_rules_suffice(source_keys) and destination.identity_rules_suffice(destination_keys):
+        return _plan_by_identity(source_keys, destination_keys, destination_sha256)
+    return _plan_key_by_key(source_keys, destination_keys, destination, destination_sha256)
+
+
+def _plan_by_identity(source_keys, destination_keys, destination_sha256):
+    """_plan_key_by_key's result when every source key is storable in the destination and the destination's
+    signatures are one-to-one on identities: then only a key's identity decides, and a dict look-up per key
+    is the whole plan (or none at all, for a new destination)."""
+    existing_keys = destination_keys._keys      # {(key_id, user_id): Key}
+    if not existing_keys:
+        return MigrationPlan(source_keys, destination_keys, destination_sha256, list(source_keys), [], [])
+    to_copy, present, conflicts = [], [], []
+    lookup = existing_keys.get
+    for key in source_keys:
+        existing = lookup(key[:2])
+        if existing is None:
+            to_copy.append(key)
+        elif existing == key:
+            present.append(key)
+        else:
+            conflicts.append(_existing_key_conflict(key, existing))
+    return MigrationPlan(source_keys, destination_keys, destination_sha256, to_copy, present, conflicts)
+
+
+def _existing_key_conflict(key, existing):
+    if existing.key_type != key.key_type:
+        return Conflict(key, DIFFERENT_TYPE, '%s exists in the destination as a %s key, the source has a %s key'
+                        % (key.describe(), existing.key_type, key.key_type))
+    return Conflict(key, DIFFERENT_DATA, '%s exists in the destination with different key material'
+                    % key.describe())
+
+
+def _plan_key_by_key(source_keys, destination_keys, destination, destination_sha256):
     to_copy, present, conflicts = [], [], []
     signatures = dict((destination.signature(k), k) for k in destination_keys)
     for key in source_keys:
@@ -92,13 +126,8 @@ def plan_migration(source_keys, destination_keys, destination, destination_sha25
         if existing is not None:
             if existing == key:
                 present.append(key)
-            elif existing.key_type != key.key_type:
-                conflicts.append(Conflict(key, DIFFERENT_TYPE, '%s exists in the destination as a %s key, the '
-                                          'source has a %s key' % (key.describe(), existing.key_type,
-                                                                   key.key_type)))
             else:
-                conflicts.append(Conflict(key, DIFFERENT_DATA, '%s exists in the destination with different '
-                                          'key material' % key.describe()))
+                conflicts.append(_existing_key_conflict(key, existing))
             continue
         try:
             destination.check_storable(key, destination.layout)

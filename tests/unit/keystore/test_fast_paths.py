@@ -87,10 +87,10 @@ def _mutations(data, rng, count):
     text = data.decode('utf-8')
     out = []
     for _mutation in range(count):
-        choice = rng.randrange(6)
+        choice = rng.randrange(7)
         at = rng.randrange(len(text))
-        if choice == 0:      # one character changed to a JSON-significant one
-            out.append(text[:at] + rng.choice('",{}[]\\:0aZ\x01 ') + text[at + 1:])
+        if choice == 0:      # one character changed to a JSON-significant one, a non-hex letter, a control
+            out.append(text[:at] + rng.choice('",{}[]\\:0aZGg\x01\x1f\x7f \u00e9') + text[at + 1:])
         elif choice == 1:    # one character removed
             out.append(text[:at] + text[at + 1:])
         elif choice == 2:    # a span duplicated (duplicate elements, members)
@@ -101,6 +101,8 @@ def _mutations(data, rng, count):
         elif choice == 4:    # an id emptied, an id given a NUL or an escape
             out.append(text.replace('"data_id":"k00001"', rng.choice(['"data_id":""', '"data_id":"k\\u0000"',
                                                                       '"data_id":"k\\"q"']), 1))
+        elif choice == 5:    # a separator between elements changed
+            out.append(text.replace('},{', rng.choice(['}{', '} {', '},,{', '};{', '},\n{']), 1))
         else:                # truncated
             out.append(text[:at])
     return [m.encode('utf-8') for m in out]
@@ -120,6 +122,25 @@ def test_fast_paths_never_accept_what_strict_parse_reads_differently(monkeypatch
     # Some mutations keep the document canonical and plain (e.g. a changed hex digit): the fast path was
     # exercised on them, and agreed.
     assert accepted_by_fast > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(key_lists())
+def test_rendering_without_escapes_only_when_nothing_needs_one(keys):
+    """A new document is first rendered with no escaping at all, then checked: the check must send every key
+    set with a quote, backslash or control character anywhere to the escaping renderer."""
+    layout = component_file.new_document_layout()
+    escaped = component_file._document(layout, ','.join(map(component_file._render_element, keys)))
+    assert component_file.render_document(keys, None) == escaped
+
+
+@pytest.mark.parametrize('key_id', ['a"b', 'a\\b', 'a\nb', 'a\x00b', 'a\x1fb', 'caf\u00e9', 'a\x7fb', 'a},{b'])
+def test_rendering_escapes_exactly_what_the_server_escapes(key_id):
+    keys = _plain_keys(3) + [Key(key_id, 'u"ser', 'AES', b'\x01' * 16), Key(key_id, '', 'SECRET', b'')]
+    text = component_file.render_document(keys, None).decode('utf-8')
+    assert text == component_file._document(component_file.new_document_layout(),
+                                            ','.join(map(component_file._render_element, keys))).decode('utf-8')
+    assert [tuple(k) for k in component_file.parse_document(text.encode('utf-8'))[0]] == [tuple(k) for k in keys]
 
 
 # ---- keyring_file -----------------------------------------------------------------------------------------

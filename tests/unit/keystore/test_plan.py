@@ -11,6 +11,8 @@ import binascii
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import model, open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key, KeySet
@@ -19,12 +21,13 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
     DIFFERENT_TYPE,
     NOT_STORABLE,
     SIGNATURE_COLLISION,
+    _plan_key_by_key,
     migrate,
     plan_migration,
     prepare_migration,
 )
 
-from .strategies import codec, random_bytes
+from .strategies import codec, key_lists, random_bytes
 
 A = Key('INNODBKey-uuid-1', '', 'AES', random_bytes(31, 32))
 B = Key('binlog', '', 'AES', random_bytes(32, 32))
@@ -185,3 +188,51 @@ def test_conflict_message_names_the_first_twenty_and_counts_the_rest(tmp_path):
     message = str(info.value)
     assert "'k019'" in message and "'k020'" not in message and 'and 30 more' in message
     assert len(info.value.conflicts) == 50
+
+
+_ODD_KEYS = [Key('', 'user', 'AES', b'\x01' * 16),               # no key id
+             Key('nul\x00id', '', 'AES', b'\x02' * 16),          # a NUL: component signatures stop being identities
+             Key('nul', 'id', 'AES', b'\x03' * 16),              # ... and this one is its component twin
+             Key('ab', 'c', 'AES', b'\x04' * 16),                # keyring_file twins
+             Key('a', 'bc', 'AES', b'\x05' * 16),
+             Key('odd', '', 'XYZ', b'\x06' * 16),                # a type MySQL does not know
+             Key('huge', '', 'SECRET', b'\x07' * (model.MAX_KEY_LENGTH + 1)),
+             Key('surrogate\udcff', '', 'AES', b'\x08' * 16)]    # not UTF-8
+
+
+@settings(max_examples=300, deadline=None)
+@given(key_lists(max_size=8), key_lists(max_size=8), st.lists(st.sampled_from(_ODD_KEYS), unique=True, max_size=3),
+       st.sampled_from(['component_keyring_file', 'component_keyring_encrypted_file', 'keyring_file']),
+       st.integers(0, 3), st.booleans())
+def test_the_identity_shortcut_plans_exactly_as_key_by_key(source, destination, odd, keystore_type, shared,
+                                                            change_shared):
+    """plan_migration's dict look-up shortcut and the key-by-key plan agree on every input, including keys a
+    destination cannot store and identities that collide only under the destination's signature rule."""
+    shared_keys = source[:shared]
+    if change_shared:
+        shared_keys = [Key(k.key_id, k.user_id, k.key_type, k.data + b'!') for k in shared_keys]
+    source_keys = KeySet(_unique(source + odd))
+    destination_keys = KeySet(_unique(shared_keys + destination))
+    ks = codec(keystore_type)
+
+    def outcome(plan):
+        return (plan.to_copy, plan.already_present, [(c.key, c.reason, c.message) for c in plan.conflicts])
+    assert outcome(plan_migration(source_keys, destination_keys, ks, 'x')) == \
+        outcome(_plan_key_by_key(source_keys, destination_keys, ks, 'x'))
+
+
+def _unique(keys):
+    seen, out = set(), []
+    for key in keys:
+        if key.identity not in seen:
+            seen.add(key.identity)
+            out.append(key)
+    return out
+
+
+def test_the_identity_shortcut_is_taken_for_component_keystores():
+    keys = KeySet(Key('k%d' % i, '', 'AES', b'\x01' * 32) for i in range(10))
+    ks = codec('component_keyring_file')
+    assert ks.identity_rules_suffice(keys)
+    assert not ks.identity_rules_suffice(KeySet([Key('nul\x00id', '', 'AES', b'')]))
+    assert not codec('keyring_file').identity_rules_suffice(keys)     # its signature can join two identities
