@@ -205,7 +205,7 @@ _ODD_KEYS = [Key('', 'user', 'AES', b'\x01' * 16),               # no key id
        st.sampled_from(['component_keyring_file', 'component_keyring_encrypted_file', 'keyring_file']),
        st.integers(0, 3), st.booleans())
 def test_the_identity_shortcut_plans_exactly_as_key_by_key(source, destination, odd, keystore_type, shared,
-                                                            change_shared):
+                                                           change_shared):
     """plan_migration's dict look-up shortcut and the key-by-key plan agree on every input, including keys a
     destination cannot store and identities that collide only under the destination's signature rule."""
     shared_keys = source[:shared]
