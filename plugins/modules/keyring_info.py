@@ -49,6 +49,74 @@ options:
     type: list
     elements: str
     default: []
+  migration:
+    description:
+      - Also report what M(keyops.mysql.keyring_migrate) would do, in check mode, with these options - which keys
+        it would copy, which are already there, which conflict, and whether it would fail and why - in
+        RV(migration). Nothing is written and the server is not paused.
+      - A failure of that check does not fail this module; it is reported in RV(migration.failed) and
+        RV(migration.msg). The server report is as without this option.
+      - One task instead of two where a playbook needs both the server's state and the copy's plan (the
+        C(keyops.mysql.keyring_migration) role's preflight does), which saves Ansible's per-task cost on every
+        host.
+      - M(keyops.mysql.keyring_migrate) chooses the method as with O(keyops.mysql.keyring_migrate#module:method=auto)
+        and the default O(keyops.mysql.keyring_migrate#module:tool) settings.
+    type: dict
+    suboptions:
+      source:
+        description:
+          - The keystore keys would be copied from, as O(keyops.mysql.keyring_migrate#module:source).
+        type: dict
+        required: true
+        suboptions: &keystore
+          type:
+            description:
+              - The keystore's format, as in O(keyops.mysql.keyring_migrate#module:source.type).
+            type: str
+            required: true
+            choices: [component_keyring_aws, component_keyring_encrypted_file, component_keyring_file,
+                      component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci, keyring_aws,
+                      keyring_encrypted_file, keyring_file, keyring_hashicorp, keyring_oci, keyring_okv]
+          path:
+            description: Absolute path of the keystore data file on the managed host.
+            type: path
+          password:
+            description: Password of an encrypted keystore.
+            type: str
+          options:
+            description: As O(keyops.mysql.keyring_migrate#module:source.options).
+            type: dict
+          secret_options:
+            description: As O(keyops.mysql.keyring_migrate#module:source.secret_options).
+            type: dict
+      destination:
+        description:
+          - The keystore keys would be copied into, as O(keyops.mysql.keyring_migrate#module:destination).
+        type: dict
+        required: true
+        suboptions: *keystore
+      owner:
+        description: As O(keyops.mysql.keyring_migrate#module:owner).
+        type: str
+      group:
+        description: As O(keyops.mysql.keyring_migrate#module:group).
+        type: str
+      mode:
+        description: As O(keyops.mysql.keyring_migrate#module:mode).
+        type: raw
+      allow_empty_source:
+        description: As O(keyops.mysql.keyring_migrate#module:allow_empty_source).
+        type: bool
+        default: false
+      on_backup_file:
+        description: As O(keyops.mysql.keyring_migrate#module:on_backup_file).
+        type: str
+        choices: [fail, follow_server]
+        default: fail
+      max_keys_listed:
+        description: As O(keyops.mysql.keyring_migrate#module:max_keys_listed).
+        type: int
+        default: 1000
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -70,6 +138,19 @@ EXAMPLES = r'''
   keyops.mysql.keyring_info:
     login_unix_socket: /run/mysqld/mysqld.sock
   register: keyring
+
+- name: Report the server, and what copying its keystore into an encrypted keystore would do
+  keyops.mysql.keyring_info:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    migration:
+      source:
+        type: component_keyring_file
+        path: /var/lib/mysql-keyring/component_keyring_file
+      destination:
+        type: component_keyring_encrypted_file
+        path: /var/lib/mysql-keyring/component_keyring_encrypted_file
+        password: "{{ vault_keyring_password }}"
+  register: keyring_and_plan
 
 - name: Inspect a keystore file without a server
   keyops.mysql.keyring_info:
@@ -138,6 +219,50 @@ keys:
   type: list
   elements: dict
   sample: [{key_id: INNODBKey-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002-1, user_id: ''}]
+migration:
+  description:
+    - What M(keyops.mysql.keyring_migrate) would return in check mode with O(migration) - the same keys as its
+      return values (RV(keyops.mysql.keyring_migrate#module:migrated), RV(keyops.mysql.keyring_migrate#module:migrated_count),
+      RV(keyops.mysql.keyring_migrate#module:conflicts) and the others) - plus RV(migration.failed) and RV(migration.msg).
+  returned: when O(migration) is set
+  type: dict
+  contains:
+    changed:
+      description: Whether M(keyops.mysql.keyring_migrate) would report a change.
+      type: bool
+    failed:
+      description: Whether it would fail; RV(migration.msg) then says why, as it would.
+      type: bool
+    msg:
+      description: Why it would fail.
+      type: str
+      returned: when RV(migration.failed) is true
+    migrated_count:
+      description: How many keys it would copy.
+      type: int
+    already_present_count:
+      description: How many source keys the destination already holds.
+      type: int
+    conflict_count:
+      description: How many source keys conflict with the destination.
+      type: int
+    destination_created:
+      description: Whether it would create the destination file.
+      type: bool
+  sample:
+    changed: true
+    failed: false
+    method: native
+    migrated: [{key_id: INNODBKey-3c1f5f0e-1d2f-11ef-9a0c-0242ac120002-1, user_id: '', key_type: AES}]
+    migrated_count: 1
+    already_present: []
+    already_present_count: 0
+    conflicts: []
+    conflict_count: 0
+    keys_listed_truncated: false
+    source_key_count: 1
+    destination_key_count: 1
+    destination_created: true
 keystores:
   description: One report per O(keystores) entry.
   returned: always
@@ -155,14 +280,25 @@ keystores:
       backup: {present: false, server_action: none}
 '''
 
+import copy
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
+from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
+    MIGRATION_OPTIONS,
+    TOOL_OPTIONS,
+    check_mode_result,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 
+
+# O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
+MIGRATION_PLAN_OPTIONS = dict((name, spec) for name, spec in copy.deepcopy(MIGRATION_OPTIONS).items()
+                              if name not in ('method', 'tool'))
+DEFAULT_TOOL_OPTIONS = dict((name, spec.get('default')) for name, spec in TOOL_OPTIONS.items())
 
 NEEDED_PRIVILEGES = ('SELECT on performance_schema.keyring_component_status and performance_schema.keyring_keys, '
                      'and to pause the server SUPER, or SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN')
@@ -242,6 +378,7 @@ def main():
             keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_OPTIONS, no_log=False),
             server=dict(type='bool', default=True),
             verify_queries=dict(type='list', elements='str', default=[]),
+            migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
         ),
         supports_check_mode=True,
     )
@@ -252,6 +389,9 @@ def main():
                 module.result.update(server_facts(session))
                 module.result['verify_queries'] = run_verify_queries(session, module.params['verify_queries'])
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
+        if module.params['migration'] is not None:
+            module.result['migration'] = check_mode_result(module, dict(module.params['migration'], method='auto',
+                                                                        tool=DEFAULT_TOOL_OPTIONS))
 
     module.run(body)
 

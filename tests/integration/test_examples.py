@@ -108,6 +108,23 @@ SCENARIOS = {
             # the keyring_files_owner example rotates the master key, so the server may hold more keys
             "keyring_expected_keys | map(attribute='id') | difference(example['keys'] | map(attribute='key_id'))"
             " | length == 0"]}}]),
+    ('keyring_info', 'Report the server, and what copying its keystore into an encrypted keystore would do'): dict(
+        host='mysql1',
+        vars={'vault_keyring_password': 'examples-test-passphrase'},
+        setup=[{'name': 'No encrypted keystore', 'ansible.builtin.file': {'path': ENCRYPTED_KEYSTORE,
+                                                                          'state': 'absent'}},
+               _inspect(COMPONENT_KEYSTORE, 'source', 'component_keyring_file')],
+        check=[{'name': 'Look for the encrypted keystore', 'ansible.builtin.stat': {'path': ENCRYPTED_KEYSTORE},
+                'register': 'encrypted'},
+               {'name': 'The server is reported with the plan: every key to copy, nothing written',
+                'ansible.builtin.assert': {'that': [
+                    'example is not changed',
+                    'example.keyring_operations is true',
+                    'not example.migration.failed and example.migration.changed',
+                    'example.migration.destination_created',
+                    'example.migration.migrated_count == source.keystores[0].key_count',
+                    'example.migration.conflict_count == 0',
+                    'not encrypted.stat.exists']}}]),
     ('keyring_info', 'Inspect a keystore file without a server'): dict(
         host='plugin1',
         check=[{'name': 'The file is reported, keys and layout, without key bytes', 'ansible.builtin.assert': {

@@ -57,3 +57,43 @@ def test_privileges_and_verify_queries(fake_server, capsys):
     rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file='',
                                                verify_queries=['SELECT * FROM shop.nope']), capsys)
     assert rc == 1 and "verify query 'SELECT * FROM shop.nope' failed" in result['msg']
+
+
+def test_migration_reports_what_keyring_migrate_would_do_without_writing(tmp_path, capsys):
+    from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
+    source, destination = str(tmp_path / 'keyring'), str(tmp_path / 'component')
+    other = Key('other', '', 'AES', random_bytes(52, 32))
+    open_keystore('keyring_file', source).write([KEY, other])
+    open_keystore('component_keyring_file', destination).write([KEY])
+    before = open(destination, 'rb').read()
+    migration = dict(source=dict(type='keyring_file', path=source),
+                     destination=dict(type='component_keyring_file', path=destination))
+    rc, result = run_module(keyring_info, dict(server=False, migration=migration), capsys)
+    assert rc == 0 and result['changed'] is False
+    plan = result['migration']
+    assert plan['failed'] is False and plan['changed'] is True and plan['method'] == 'native'
+    assert (plan['migrated_count'], plan['already_present_count'], plan['conflict_count']) == (1, 1, 0)
+    assert plan['migrated'] == [dict(key_id='other', user_id='', key_type='AES')]
+    assert open(destination, 'rb').read() == before
+    # exactly keyring_migrate's own check-mode result, but for the keys keyring_migrate adds to every result
+    rc, check = run_module(keyring_migrate, dict(migration, _ansible_check_mode=True), capsys)
+    assert rc == 0 and dict((k, v) for k, v in check.items() if k in plan) == \
+        dict((k, v) for k, v in plan.items() if k in check)
+    assert binascii.hexlify(other.data).decode() not in json.dumps(result)
+
+
+def test_a_migration_that_would_fail_is_reported_not_raised(tmp_path, capsys):
+    source, destination = str(tmp_path / 'keyring'), str(tmp_path / 'component')
+    open_keystore('keyring_file', source).write([KEY])
+    open_keystore('component_keyring_file', destination).write([Key(KEY.key_id, '', 'AES', random_bytes(53, 32))])
+    migration = dict(source=dict(type='keyring_file', path=source),
+                     destination=dict(type='component_keyring_file', path=destination))
+    rc, result = run_module(keyring_info, dict(server=False, migration=migration,
+                                               keystores=[dict(type='keyring_file', path=source)]), capsys)
+    assert rc == 0 and result['keystores'][0]['key_count'] == 1
+    plan = result['migration']
+    assert plan['failed'] is True and plan['conflict_count'] == 1 and 'INNODBKey-1' in plan['msg']
+    assert plan['error'] == 'MigrationConflictError' and plan['conflicts'][0]['reason'] == 'different_data'
+    rc, result = run_module(keyring_info, dict(server=False, migration=dict(
+        migration, source=dict(type='keyring_file', path=str(tmp_path / 'missing')))), capsys)
+    assert rc == 0 and result['migration']['failed'] and 'does not exist' in result['migration']['msg']

@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
+from ansible_collections.keyops.mysql.plugins.module_utils import migration
 from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
 
 from ..keystore.strategies import random_bytes
@@ -228,7 +229,7 @@ def test_online_redoes_the_copy_paused_when_a_file_changed_after_preparing(files
         open_keystore('keyring_file', files['source']).write(KEYS[:2] + [late_key])
         return prepared
 
-    monkeypatch.setattr(keyring_migrate, 'prepare_migration', prepare_then_change)
+    monkeypatch.setattr(migration, 'prepare_migration', prepare_then_change)
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 0 and [k['key_id'] for k in result['migrated']] == [k.key_id for k in KEYS[:2]] + ['late']
     assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS[:2] + [late_key]

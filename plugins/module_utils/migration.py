@@ -1,0 +1,314 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""keyring_migrate's work, shared with keyring_info's O(migration) report (which runs it in check mode).
+
+FOR INTERNAL COLLECTION USE ONLY: names here may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import stat
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
+    resolve_gid,
+    resolve_uid,
+    unreachable_directory,
+)
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import (
+    BackupPresentError,
+    KeystoreError,
+    MigrationConflictError,
+)
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import (
+    key_summary,
+    migrate,
+    prepare_migration,
+)
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, parse_mode
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool
+
+# Keystores as keyring_migrate takes them: the native formats plus the Enterprise ones only MySQL's tools read.
+MIGRATE_KEYSTORE_OPTIONS = dict(
+    KEYSTORE_OPTIONS,
+    type=dict(type='str', required=True,
+              choices=sorted(set(migration_tool.NATIVE_TYPES) | set(migration_tool.ALL_TYPES))),
+    path=dict(type='path'),
+    options=dict(type='dict'),
+    secret_options=dict(type='dict', no_log=True),
+)
+TOOL_OPTIONS = dict(
+    mysqld=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysqld']),
+    mysql_migrate_keyring=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysql_migrate_keyring']),
+    plugin_dir=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['plugin_dir']),
+    user=dict(type='str', default=migration_tool.DEFAULT_TOOL_SETTINGS['user']),
+    timeout=dict(type='int', default=migration_tool.DEFAULT_TOOL_SETTINGS['timeout']),
+    record_dir=dict(type='path', default=migration_tool.DEFAULT_RECORD_DIR),
+)
+# keyring_migrate's options but online and backup: all keyring_info's O(migration) takes too.
+MIGRATION_OPTIONS = dict(
+    source=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
+    destination=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
+    method=dict(type='str', default='auto', choices=['auto', 'native', 'mysql_tool']),
+    tool=dict(type='dict', default={}, options=TOOL_OPTIONS),
+    owner=dict(type='str'),
+    group=dict(type='str'),
+    mode=dict(type='raw'),
+    allow_empty_source=dict(type='bool', default=False),
+    on_backup_file=dict(type='str', default='fail', choices=['fail', 'follow_server']),
+    max_keys_listed=dict(type='int', default=1000, no_log=False),   # a count, not a secret
+)
+
+DEFAULT_NEW_FILE_MODE = 0o640
+
+
+class KeyringMigration:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.result = module.result
+        self.result.update(migrated=[], already_present=[], conflicts=[], migrated_count=0, already_present_count=0,
+                           conflict_count=0, keys_listed_truncated=False, source_key_count=0,
+                           destination_key_count=0, destination_created=False)
+
+    def summary(self, plan):
+        """plan.summary() with at most max_keys_listed keys of each kind, and the counts, into the result."""
+        listed = max(self.params['max_keys_listed'], 0)
+        summary = plan.summary(listed)
+        self.result.update(
+            migrated=summary['to_copy'], already_present=summary['already_present'],
+            conflicts=summary['conflicts'], migrated_count=summary['to_copy_count'],
+            already_present_count=summary['already_present_count'], conflict_count=summary['conflict_count'],
+            keys_listed_truncated=max(summary['to_copy_count'], summary['already_present_count'],
+                                      summary['conflict_count']) > listed,
+            source_key_count=summary['source_key_count'])
+        return summary
+
+    def keystore(self, name):
+        spec = self.params[name]
+        return open_keystore(spec['type'], spec['path'], spec.get('password'))
+
+    def file_attributes(self, source, destination):
+        """owner, group, mode to pass to the write: explicit ones, plus the defaults for a new file."""
+        owner, group, mode = self.params['owner'], self.params['group'], parse_mode(self.params['mode'])
+        if not os.path.exists(destination.path):
+            st = os.stat(source.path)
+            owner = st.st_uid if owner is None else owner
+            group = st.st_gid if group is None else group
+            mode = DEFAULT_NEW_FILE_MODE if mode is None else mode
+        return owner, group, mode
+
+    @staticmethod
+    def check_reachable(destination, owner, group):
+        """Refuse to write a keystore its owner (the server's OS user) could not reach."""
+        if os.path.exists(destination.path) and owner is None:
+            st = os.stat(destination.path)
+            uid, gid = st.st_uid, st.st_gid
+        else:
+            uid, gid = resolve_uid(owner), resolve_gid(group)
+        if uid is None:
+            return
+        blocked = unreachable_directory(destination.path, uid, gid if gid is not None else -1)
+        if blocked is not None:
+            st = os.stat(blocked)
+            raise KeystoreError('the keystore\'s owner (uid %d) cannot enter the directory %s (mode %04o, owner '
+                                '%d:%d), so the server could not read the keystore; fix the directory with '
+                                'keyops.mysql.keyring_files_owner or chmod first'
+                                % (uid, blocked, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid),
+                                path=destination.path)
+
+    def run(self):
+        method = migration_tool.choose_method(self.params['source']['type'], self.params['destination']['type'],
+                                              self.params['method'])
+        if method != migration_tool.METHOD_NATIVE:
+            try:
+                migration_tool.ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
+                                             self.module.mysql_session, self.result, self.module.warn).run()
+            finally:
+                # The tool path lists every key it knows of (a tool's keystores are small): count them too.
+                for listed, count in (('migrated', 'migrated_count'), ('already_present', 'already_present_count'),
+                                      ('conflicts', 'conflict_count')):
+                    self.result[count] = len(self.result.get(listed) or [])
+            return
+        self.result['method'] = method
+        for name in ('source', 'destination'):
+            if not self.params[name].get('path'):
+                raise KeystoreError('%s.path is required to copy keys natively' % name)
+            if self.params[name].get('options') or self.params[name].get('secret_options'):
+                self.module.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
+                                 'method native' % (name, name))
+        source, destination = self.keystore('source'), self.keystore('destination')
+        if not os.path.exists(source.path):
+            # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
+            raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
+        try:
+            self.check_before_copy(source, destination)
+            prepared = self.prepare(source, destination)
+            if self.params['online']:
+                self.run_paused(source, destination, prepared)
+            else:
+                self.copy(source, destination, prepared)
+        except BackupPresentError as exc:
+            # Raised wherever a keystore is first read (the check, the preparation or the copy).
+            if self.params['on_backup_file'] == 'fail':
+                exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
+                            'recover it')
+            raise
+
+    def prepare(self, source, destination):
+        """prepare_migration() where it applies (no .backup handling asked for): the plan and the new bytes,
+        made before any pause. Conflicts fail here, before the server is touched."""
+        if self.params['on_backup_file'] != 'fail':
+            return None
+        try:
+            return prepare_migration(source, destination)
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
+        except KeystoreError:
+            if not self.params['online']:
+                raise
+            # Unpaused, a server may be rewriting a keystore as it is read: the paused copy decides.
+            return None
+
+    def nothing_to_write(self, source, destination, prepared):
+        if prepared is None or prepared.plan.to_copy or prepared.plan.destination_sha256 is None:
+            return False
+        owner, group, mode = self.file_attributes(source, destination)
+        return destination._attributes_match(owner, group, mode)
+
+    def run_paused(self, source, destination, prepared):
+        session = self.module.mysql_session().connect()
+        state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
+        self.result['queries'] = session.queries
+        self.result['paused'] = False
+        try:
+            state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
+            if not state['before'] and session.read_pause_marker():
+                # OFF only because an interrupted keyops run paused it: what to restore is ON.
+                self.result['resumed_interrupted_pause'] = session.read_pause_marker()
+                state['before'] = True
+                if not self.module.check_mode:
+                    session.set_keyring_operations(False)     # rewrite the marker as this run's
+            # A pause that nothing would happen in is skipped (unless it is an interrupted run's, to undo).
+            needed = state['before'] and not (self.nothing_to_write(source, destination, prepared)
+                                              and 'resumed_interrupted_pause' not in self.result)
+            paused = needed and not self.module.check_mode
+            if needed and self.module.check_mode:
+                session.queries.extend(['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON'])
+            if paused:
+                session.set_keyring_operations(False)
+                self.result['paused'] = True
+                state['during'] = session.get_keyring_operations()
+                checkpoint('after_pause')
+            # Whatever happens to the copy, the server is resumed: a paused server cannot create or rotate keys.
+            try:
+                self.copy(source, destination, prepared)
+            except BaseException:
+                if paused:
+                    self.resume(session, state, raise_error=False)
+                raise
+            if paused:
+                checkpoint('before_resume')
+                self.resume(session, state, raise_error=True)
+        finally:
+            session.close()
+
+    def resume(self, session, state, raise_error):
+        try:
+            session.set_keyring_operations(True)
+            state['after'] = session.get_keyring_operations()
+        except MysqlError as exc:
+            state['after'] = False
+            self.result['resume_error'] = ('keyring_operations is still OFF on %s and could not be set back ON '
+                                           '(%s): run SET GLOBAL keyring_operations = ON there now'
+                                           % (session.where, exc))
+            if raise_error:
+                raise MysqlError(self.result.pop('resume_error'), exc.code)
+
+    def check_before_copy(self, source, destination):
+        """Checks that need no pause: done before an online run pauses the server, to keep the pause short.
+        (The source's decode is kept by the Keystore object, so the copy re-reads it without re-parsing it when
+        its bytes did not change meanwhile.)"""
+        owner, group, _mode = self.file_attributes(source, destination)
+        self.check_reachable(destination, owner, group)
+        if not self.params['allow_empty_source'] and len(source.load(self.params['on_backup_file'])) == 0:
+            raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the server '
+                                'uses (or set allow_empty_source: true)', path=source.path)
+
+    def report_conflicts(self, exc):
+        summary = self.summary(exc.plan)
+        self.result.update(migrated=[], migrated_count=0,
+                           destination_key_count=summary['destination_key_count_before'])
+
+    def copy(self, source, destination, prepared=None):
+        owner, group, mode = self.file_attributes(source, destination)
+        created = not os.path.exists(destination.path)
+
+        def keep_previous(plan):
+            if self.params['backup'] and not created:
+                self.result['backup_file'] = self.module.backup_local(destination.path)
+
+        try:
+            plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
+                                    check_mode=self.module.check_mode, on_backup=self.params['on_backup_file'],
+                                    before_write=keep_previous, prepared=prepared)
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
+        summary = self.summary(plan)
+        if not plan.source_keys:
+            self.module.warn('the source keystore %s holds no keys: check that it is the keystore the server '
+                             'uses' % source.path)
+        self.result.update(
+            destination_key_count=summary['destination_key_count_after'],
+            destination_created=created and (written is not None or self.module.check_mode),
+            changed=(written.changed if written is not None else
+                     self.module.check_mode and (bool(plan.to_copy) or created)))
+        if written is not None and written.backup_set_aside:
+            self.result['backup_file_set_aside'] = written.backup_set_aside
+        if self.module._diff:
+            listed = max(self.params['max_keys_listed'], 0)
+            before = [key_summary(k) for k in list(plan.destination_keys)[:listed]]
+            after = before + summary['to_copy'][:listed - len(before)]
+            self.result['diff'] = dict(before=dict(path=destination.path, keys=before,
+                                                   key_count=len(plan.destination_keys)),
+                                       after=dict(path=destination.path, keys=after,
+                                                  key_count=summary['destination_key_count_after']))
+
+
+class _CheckModeRun:
+    """What KeyringMigration uses of its module, for a check-mode run on behalf of another module."""
+
+    check_mode = True
+    _diff = False
+
+    def __init__(self, module, params):
+        self.params = dict(params, online=False, backup=False)
+        self.result = {}
+        self.warn = module.warn
+        self.mysql_session = module.mysql_session
+
+    def backup_local(self, path):
+        raise AssertionError('a check-mode run writes nothing, so it keeps no backup of %s' % path)
+
+
+def check_mode_result(module, params):
+    """keyring_migrate's check-mode result for `params` (its options but online and backup): what it would copy,
+    and if it would fail, failed=true and the message it would fail with. Never fails `module`."""
+    run = _CheckModeRun(module, params)
+    try:
+        KeyringMigration(run).run()
+    except KeystoreError as exc:
+        run.result.update(failed=True, msg=str(exc), error=type(exc).__name__)
+    except MysqlError as exc:
+        run.result.update(failed=True, msg=str(exc), mysql_error_code=exc.code)
+    run.result.setdefault('changed', False)
+    run.result.setdefault('failed', False)
+    return run.result
