@@ -57,7 +57,8 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results = dict(mode='quick' if args.quick else 'full', sizes=sizes, pause_sizes=pause_sizes, hosts=hosts,
-                   repeats=args.repeats, ansible_repeats=args.ansible_repeats, server_repeats=args.server_repeats,
+                   repeats=args.repeats, library_repeats=harness.library_repeats(args.repeats),
+                   ansible_repeats=args.ansible_repeats, server_repeats=args.server_repeats,
                    baseline_rev=args.baseline_rev, machine=report.machine_info(),
                    started=time.strftime('%Y-%m-%d %H:%M:%S %Z'))
     harness.log('bench: %s mode, keys %s, pause %s, hosts %s, scratch %s; %s'

@@ -167,7 +167,8 @@ def markdown(results):
                  'the real mysqld 9.7\'s start-up time with the migrated component keystore minus its start-up '
                  'time with the host\'s own keystore (see Method); *cp + sync* copies the destination\'s bytes '
                  'and fsyncs them (the floor). Ansible\'s own overhead (`ansible localhost -m ping`, same '
-                 'interpreter): %s.' % (results['repeats'], results['ansible_repeats'], _s(results.get('ansible_noop_s'))))
+                 'interpreter): %s.' % (results.get('library_repeats', results['repeats']), results['ansible_repeats'],
+                                        _s(results.get('ansible_noop_s'))))
         L.append('')
         L.append('| path | keys | file | library | via Ansible | server load | cp + sync | library ÷ server | '
                  'Ansible ÷ server | library ÷ cp+sync | module peak RSS |')
