@@ -131,10 +131,19 @@ class KeyringMigration:
                 migration_tool.ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
                                              self.module.mysql_session, self.result, self.module.warn).run()
             finally:
-                # The tool path lists every key it knows of (a tool's keystores are small): count them too.
+                # The tool path lists every key it knows of: count them, then keep the first max_keys_listed.
+                listed_at_most = max(self.params['max_keys_listed'], 0)
                 for listed, count in (('migrated', 'migrated_count'), ('already_present', 'already_present_count'),
                                       ('conflicts', 'conflict_count')):
-                    self.result[count] = len(self.result.get(listed) or [])
+                    keys = self.result.get(listed) or []
+                    self.result[count] = len(keys)
+                    self.result[listed] = keys[:listed_at_most]
+                    if len(keys) > listed_at_most:
+                        self.result['keys_listed_truncated'] = True
+                for side in (self.result.get('diff') or {}).values():
+                    if isinstance(side.get('keys'), list):
+                        side['key_count'] = len(side['keys'])
+                        side['keys'] = side['keys'][:listed_at_most]
             return
         self.result['method'] = method
         for name in ('source', 'destination'):

@@ -145,6 +145,14 @@ def test_success_is_verified_and_a_rerun_does_not_run_the_tool(env, capsys, monk
     assert len(_tool_calls(env)) == 1         # not run again
 
 
+def test_the_tool_path_lists_at_most_max_keys_listed(env, capsys):
+    args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']))
+    rc, result = run_module(keyring_migrate, dict(args, max_keys_listed=1, _ansible_diff=True), capsys)
+    assert rc == 0, result['msg']
+    assert result['migrated_count'] == 3 and len(result['migrated']) == 1 and result['keys_listed_truncated']
+    assert result['diff']['after']['key_count'] == 3 and len(result['diff']['after']['keys']) == 1
+
+
 def test_secrets_go_to_private_files_never_to_argv_or_output(env, capsys):
     rc, result = run_module(keyring_migrate, _args(env, destination=dict(
         type='component_keyring_file', path=env['destination'], secret_options={'extra': PASSWORD})), capsys)
