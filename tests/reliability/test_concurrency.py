@@ -10,47 +10,23 @@ __metaclass__ = type
 
 import os
 import subprocess
-import sys
-import textwrap
 import time
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import ENVIRONMENT_VARIABLE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
 
-from ..conftest import REPO_ROOT
 from ..unit.keystore.strategies import random_bytes
+from . import migration_child
 
 OLD = [Key('old', '', 'AES', random_bytes(300, 32))]
 FIRST = [Key('first-%d' % i, '', 'AES', random_bytes(310 + i, 32)) for i in range(20)]
 SECOND = [Key('second-%d' % i, '', 'SECRET', random_bytes(330 + i, 64)) for i in range(20)]
 
-MIGRATE = textwrap.dedent('''
-    import sys, time
-    sys.path.insert(0, sys.argv[1])
-    from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-    from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
-    from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import migrate
-    destination = open_keystore('component_keyring_file', sys.argv[3])
-    destination.lock_timeout = float(sys.argv[4])
-    started = time.monotonic()
-    try:
-        plan, result = migrate(open_keystore('component_keyring_file', sys.argv[2]), destination)
-    except KeystoreError as exc:
-        print('%s: %s' % (type(exc).__name__, exc))
-        sys.exit(1)
-    print('copied %d after %.1f s' % (len(plan.to_copy), time.monotonic() - started))
-''')
-
-
 def _start(tmp_path, source, timeout, fault=None):
-    env = dict(os.environ)
-    env.pop(ENVIRONMENT_VARIABLE, None)
-    if fault:
-        env[ENVIRONMENT_VARIABLE] = fault
-    return subprocess.Popen([sys.executable, '-c', MIGRATE, os.path.join(REPO_ROOT, '.cache', 'collections'),
-                             str(tmp_path / source), str(tmp_path / 'dest'), str(timeout)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return subprocess.Popen(migration_child.command('component_keyring_file', tmp_path / source, 'component_keyring_file',
+                                                    tmp_path / 'dest', timeout),
+                            env=migration_child.environment(fault), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
 
 
 def _setup(tmp_path):

@@ -10,46 +10,27 @@ __metaclass__ = type
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import ENVIRONMENT_VARIABLE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
 
-from ..conftest import REPO_ROOT
 from ..unit.keystore.strategies import random_bytes
+from . import migration_child
 
 WRITE_POINTS = ['before_temp_write', 'after_temp_write', 'after_fsync', 'after_rename', 'before_dir_fsync']
 OLD = [Key('dest-%d' % i, '', 'AES', random_bytes(100 + i, 32)) for i in range(3)]
 SOURCE = [Key('INNODBKey-src-%d' % i, 'u%d@%%' % i, 'AES', random_bytes(200 + i, 32)) for i in range(50)]
-
-MIGRATE = textwrap.dedent('''
-    import sys
-    sys.path.insert(0, sys.argv[1])
-    from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-    from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import migrate
-    source = open_keystore(sys.argv[2], sys.argv[3], 'pw')
-    destination = open_keystore(sys.argv[4], sys.argv[5], 'pw')
-    plan, result = migrate(source, destination)
-    print(len(plan.to_copy))
-''')
 
 PAIRS = [('keyring_file', 'component_keyring_file'), ('component_keyring_file', 'keyring_file'),
          ('component_keyring_file', 'component_keyring_encrypted_file')]
 
 
 def _run(tmp_path, source_type, destination_type, fault=None):
-    env = dict(os.environ)
-    env.pop(ENVIRONMENT_VARIABLE, None)
-    if fault:
-        env[ENVIRONMENT_VARIABLE] = fault
-    return subprocess.run([sys.executable, '-c', MIGRATE, os.path.join(REPO_ROOT, '.cache', 'collections'),
-                           source_type, str(tmp_path / 'source'), destination_type, str(tmp_path / 'dest')],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False)
+    return subprocess.run(migration_child.command(source_type, tmp_path / 'source', destination_type, tmp_path / 'dest'),
+                          env=migration_child.environment(fault), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=False)
 
 
 def _read(path):
@@ -77,7 +58,7 @@ def test_sigkill_during_a_destination_write(tmp_path, point, source_type, destin
 
     rerun = _run(tmp_path, source_type, destination_type)
     assert rerun.returncode == 0, rerun.stderr
-    assert int(rerun.stdout) == (0 if point in ('after_rename', 'before_dir_fsync') else len(SOURCE))
+    assert migration_child.copied(rerun.stdout) == (0 if point in ('after_rename', 'before_dir_fsync') else len(SOURCE))
     assert list(open_keystore(destination_type, str(tmp_path / 'dest'), 'pw').load()) == OLD + SOURCE
     assert _read(tmp_path / 'source') == source_before
     # The killed run's temp file (if it got that far) is gone after the re-run; no lock file ever existed.
