@@ -88,7 +88,9 @@ def main(argv=None):
             if not (work / ('server-%d' % n)).exists():
                 shutil.copyfile(sources[('comp', n)], work / ('server-%d' % n))
         if 'server' not in skip:
-            results['server_load'] = harness.server_load(fleet, work, sizes, args.server_repeats)
+            interleaved = harness.InterleavedLibraryRuns(work, sources, max(sizes))
+            results['server_load'] = harness.server_load(fleet, work, sizes, args.server_repeats, between=interleaved)
+            results['interleaved'] = interleaved.results()
         if 'pause' not in skip:
             results['pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats)
             if args.baseline_rev:

@@ -238,6 +238,29 @@ def throughput(workdir, sources, sizes, repeats, ansible_repeats):
     return rows
 
 
+class InterleavedLibraryRuns:
+    """Library migrations of every path at one size, one round per round of server starts (server_load's
+    `between`): this machine's speed drifts by tens of percent within minutes, so the goal's ratio is taken
+    between figures measured side by side."""
+
+    def __init__(self, workdir, sources, keys):
+        self.workdir = workdir
+        self.sources = sources
+        self.keys = keys
+        self.runs = dict((label, []) for label, _src_type, _kind, _dst_type in PATHS)
+
+    def __call__(self):
+        for label, src_type, kind, dst_type in PATHS:
+            dst = self.workdir / ('interleaved-%s' % dst_type)
+            self.runs[label].append(library_migration(src_type, self.sources[(kind, self.keys)], dst_type,
+                                                      dst)['seconds'])
+            dst.unlink()
+
+    def results(self):
+        return dict(keys=self.keys, library_s=dict((label, median(runs)) for label, runs in self.runs.items()),
+                    runs=dict((label, [round(x, 4) for x in runs]) for label, runs in self.runs.items()))
+
+
 # ------------------------------------------------------------------------------------------------ sandbox
 
 class SandboxFleet:
@@ -320,9 +343,10 @@ def timed_server_start(fleet, host, sock):
     raise RuntimeError('mysqld on %s did not answer within 120 s' % host['name'])
 
 
-def server_load(fleet, workdir, sizes, repeats):
+def server_load(fleet, workdir, sizes, repeats, between=None):
     """The server's own time to load each keystore: start-up with it minus start-up with the host's own
-    (a dozen keys: the InnoDB master key and the seeded keys, which every measured file also holds)."""
+    (a dozen keys: the InnoDB master key and the seeded keys, which every measured file also holds).
+    `between()` runs after each round of starts, so that what it times meets the same machine speed."""
     host = fleet.hosts()[0]
     root = Path(host['root'])
     uid, gid = host_ids(root)
@@ -352,6 +376,10 @@ def server_load(fleet, workdir, sizes, repeats):
                     out = fleet.host_exec(host, ['mysql', '-uroot', '--batch', '--skip-column-names', '-e',
                                                  'SELECT COUNT(*) FROM performance_schema.keyring_keys']).stdout
                     counts[n] = int(out.strip())
+            if between is not None:
+                # with the server stopped: a just-started mysqld keeps a CPU busy for a while
+                fleet.host_exec(host, ['/usr/local/sbin/mysql-service', 'stop'])
+                between()
     finally:
         cnf.write_text(original_cnf)
         fleet.host_exec(host, ['/usr/local/sbin/mysql-service', 'restart'], check=False)
