@@ -158,8 +158,9 @@ def fsync_directory(directory):
 
 
 class _TempFileWriter(threading.Thread):
-    """Writes, chowns, chmods, fsyncs and reads back the temp file in a thread of its own: the system calls
-    release the GIL, so the caller checks the new bytes meanwhile instead of waiting for the disk."""
+    """Writes, chowns, chmods, fsyncs and reads back the temp file, in a thread of its own when the caller has
+    the new bytes to check: the system calls release the GIL, so the check runs meanwhile instead of after
+    the disk. (Called with run() directly it is an ordinary function call.)"""
 
     def __init__(self, temp_path, data, uid, gid, mode):
         super(_TempFileWriter, self).__init__(name='keyops-temp-file-writer')
@@ -237,12 +238,14 @@ def write_atomically(path, data, mode=None, owner=None, group=None, verify=None)
     temp_path = os.path.join(directory, '.%s.%d%s' % (os.path.basename(path), os.getpid(), TEMP_SUFFIX))
     writer = _TempFileWriter(temp_path, data, uid, gid, mode)
     try:
-        writer.start()
-        try:
-            if verify is not None:
+        if verify is None:
+            writer.run()            # nothing to do meanwhile: no thread
+        else:
+            writer.start()
+            try:
                 verify(data)
-        finally:
-            writer.join()
+            finally:
+                writer.join()
         writer.raise_error(path)
         try:
             os.rename(temp_path, path)
