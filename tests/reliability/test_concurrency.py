@@ -22,6 +22,7 @@ OLD = [Key('old', '', 'AES', random_bytes(300, 32))]
 FIRST = [Key('first-%d' % i, '', 'AES', random_bytes(310 + i, 32)) for i in range(20)]
 SECOND = [Key('second-%d' % i, '', 'SECRET', random_bytes(330 + i, 64)) for i in range(20)]
 
+
 def _start(tmp_path, source, timeout, fault=None):
     return subprocess.Popen(migration_child.command('component_keyring_file', tmp_path / source, 'component_keyring_file',
                                                     tmp_path / 'dest', timeout),
