@@ -24,16 +24,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), '.cache', 'collections'))
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import KEYSTORE_TYPES  # noqa: E402
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.component_file import render_document  # noqa: E402
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.encrypted_file import encrypt_document  # noqa: E402
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key, KeystoreError  # noqa: E402
 
 PASSWORD = 'fuzz'
 HOSTILE = (0, 1, 7, 8, 2 ** 31, 2 ** 32, 2 ** 32 + 8, 2 ** 63, 2 ** 64 - 1)
 
 
+def random_bytes(rng, count):
+    return bytes(rng.getrandbits(8) for _byte in range(count))
+
+
 def seeds(rng):
-    """Valid encodings to mutate: (keystore type, bytes)."""
+    """Encodings to mutate: (keystore type, bytes). Every random byte comes from rng, so that a seed gives the same
+    campaign on every run: a rare outcome (a mutated IV that still decrypts to text) must not come and go."""
     keys = [Key('INNODBKey-%d' % i, '' if i % 2 else 'u%d@%%' % i, ('AES', 'RSA', 'DSA', 'SECRET')[i % 4],
-                bytes(rng.getrandbits(8) for _byte in range((16, 256, 128, 40)[i % 4]))) for i in range(5)]
+                random_bytes(rng, (16, 256, 128, 40)[i % 4])) for i in range(5)]
     out = []
     for keystore_type, cls in sorted(KEYSTORE_TYPES.items()):
         store = cls('/fuzz', password=PASSWORD) if cls.needs_password else cls('/fuzz')
@@ -42,7 +49,14 @@ def seeds(rng):
             layouts = [(v, a) for v in ('2.0', '1.0') for a in ('LE_64', 'LE_32', 'BE_64', 'BE_32')]
         for layout in layouts:
             key_list = [k for k in keys if not (layout and layout[0] == '1.0' and k.key_type == 'SECRET')]
-            out.append((keystore_type, store.encode(key_list, layout)))
+            if cls.needs_password:      # the IV from rng, not os.urandom
+                out.append((keystore_type, encrypt_document(render_document(key_list, layout), PASSWORD,
+                                                            iv=random_bytes(rng, 16))))
+                # A keystore written with another password: its mutations reach WrongPasswordError every run.
+                out.append((keystore_type, encrypt_document(render_document(key_list, layout), 'not-' + PASSWORD,
+                                                            iv=random_bytes(rng, 16))))
+            else:
+                out.append((keystore_type, store.encode(key_list, layout)))
     return out
 
 
@@ -71,7 +85,7 @@ def mutate(rng, data):
             at = min(pos, len(data) - width) // width * width
             data[at:at + width] = struct.pack(fmt, value)
         elif kind == 7:                                          # random bytes
-            data = bytearray(os.urandom(rng.randrange(0, 512)))
+            data = bytearray(random_bytes(rng, rng.randrange(0, 512)))
     return bytes(data)
 
 

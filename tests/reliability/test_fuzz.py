@@ -24,6 +24,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import
 
 from ..conftest import REPO_ROOT
 from ..unit.keystore.strategies import codec
+from . import fuzz
 
 
 def test_mutation_fuzzing_share():
@@ -41,6 +42,13 @@ def test_mutation_fuzzing_share():
             'OverlongLengthError', 'BadPaddingError', 'BadJsonError', 'BadHexError', 'WrongPasswordError',
             'decoded'} <= outcomes
     assert summary['slowest_seconds'] < 1.0 and summary['peak_rss_kib'] < 256 * 1024
+
+
+def test_a_seed_names_one_campaign():
+    # The share above asserts rare outcomes (WrongPasswordError comes from a mutated IV or another password): with
+    # any randomness outside the seed they would come and go between runs and machines.
+    first = fuzz.run(3000, seed=7, report=lambda line: None)[0]
+    assert fuzz.run(3000, seed=7, report=lambda line: None)[0] == first
 
 
 @pytest.mark.parametrize('keystore_type', sorted(KEYSTORE_TYPES))
