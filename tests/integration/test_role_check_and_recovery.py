@@ -9,6 +9,8 @@
   the server: the next run must finish the switch (restart onto the destination) and then change nothing.
   Without that, the server would go on using the source with its configuration on the destination, and whatever
   restarted it later would move it to a keystore lacking the keys created meanwhile.
+- A server on neither the source nor the destination, with either `use_after`: refused at preflight, before any
+  change. After such a run the server would be on neither keystore, which the role cannot verify.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -110,3 +112,24 @@ def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next
     res, recap, report = migrate(fleet, tmp_path, 'again')
     assert res.returncode == 0 and recap and recap[0] == ('0', '0', '0'), res.stdout[-8000:]
     assert report['hosts']['mysql1']['restarted'] is False
+
+
+@pytest.mark.parametrize('use_after', ['source', 'destination'])
+def test_a_server_on_neither_keystore_is_refused_before_any_change(fleet, tmp_path, use_after):
+    # The previous test left the server on DESTINATION; SOURCE still exists. Copy SOURCE to a new keystore.
+    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"])
+    assert uses not in (SOURCE, SOURCE + '.neither')
+    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': SOURCE},
+                 'keyring_migration_destination': {'type': 'component_keyring_file', 'path': SOURCE + '.neither'},
+                 'keyring_migration_use_after': use_after}
+    res, recap, report = migrate(fleet, tmp_path, use_after, '-e', json.dumps(endpoints))
+    assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+    assert 'the server uses neither the source nor the destination keystore (it uses %s)' % uses in res.stdout
+    assert report['result'] != 'success', report
+    entry = report['hosts']['mysql1']
+    assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
+    after = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    assert after == before
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
