@@ -1,6 +1,6 @@
 """Print one sandbox host's real state as JSON, for the molecule scenarios (shared/tasks/host_state.yml).
 
-Usage: host_state.py SERVICE_SCRIPT KEYSTORE_DIR COMPONENT_CONFIG
+Usage: host_state.py SERVICE_SCRIPT KEYSTORE_DIR COMPONENT_CONFIG COMPONENT_MANIFEST
 """
 import grp
 import hashlib
@@ -20,7 +20,12 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def main(service, keystore_dir, config_file):
+def owner(path):
+    st = os.lstat(path)
+    return "%s:%s:%04o" % (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode))
+
+
+def main(service, keystore_dir, config_file, manifest_file):
     running = subprocess.run([service, "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              check=False).returncode == 0
     pid = ""
@@ -32,18 +37,21 @@ def main(service, keystore_dir, config_file):
         path = os.path.join(keystore_dir, name)
         st = os.lstat(path)
         files[path] = sha256(path) if stat.S_ISREG(st.st_mode) else stat.filemode(st.st_mode)
-        owners[path] = "%s:%s:%04o" % (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
-                                       stat.S_IMODE(st.st_mode))
+        owners[path] = owner(path)
     markers = sorted(os.path.join(MARKER_DIR, n) for n in os.listdir(MARKER_DIR)) if os.path.isdir(MARKER_DIR) else []
     with open(config_file, "rb") as f:
         config = f.read()
+    with open(manifest_file) as f:
+        manifest = f.read()
     json.dump({
         "running": running,
         "pid": pid,
         "keyring_files": files,
         "keyring_owners": owners,
         "pause_markers": markers,
-        "config": {"checksum": hashlib.sha256(config).hexdigest(), "path": json.loads(config).get("path")},
+        "config": {"checksum": hashlib.sha256(config).hexdigest(), "path": json.loads(config).get("path"),
+                   "owner": owner(config_file)},
+        "manifest": {"text": manifest, "owner": owner(manifest_file)},
     }, sys.stdout)
 
 
