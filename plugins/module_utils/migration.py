@@ -66,6 +66,7 @@ MIGRATION_OPTIONS = dict(
 )
 
 DEFAULT_NEW_FILE_MODE = 0o640
+RELOAD_KEYRING = 'ALTER INSTANCE RELOAD KEYRING'
 
 
 class KeyringMigration:
@@ -73,6 +74,7 @@ class KeyringMigration:
         self.module = module
         self.params = module.params
         self.result = module.result
+        self.copied = []
         self.result.update(migrated=[], already_present=[], conflicts=[], migrated_count=0, already_present_count=0,
                            conflict_count=0, keys_listed_truncated=False, source_key_count=0,
                            destination_key_count=0, destination_created=False)
@@ -197,8 +199,19 @@ class KeyringMigration:
         state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
         self.result['queries'] = session.queries
         self.result['paused'] = False
+        self.result['keyring_reloaded'] = False
         try:
             state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
+            # A server holds its keyring in memory and rewrites the whole file at its next key write: one whose
+            # keyring is the destination must read the copied keys before then, or they are dropped from the file.
+            in_use = self.destination_in_use(session, destination)
+            if in_use and not in_use.startswith('component_'):
+                raise KeystoreError(
+                    'the server uses the destination keystore through the %s plugin, which cannot reload it: its '
+                    'next key write after the resume would rewrite the file from memory without the copied keys. '
+                    'Copy with the server stopped; or pause it with keyops.mysql.keyring_operations, copy with '
+                    'online: false, restart it and resume it (the role keyops.mysql.keyring_migration does that)'
+                    % in_use, path=destination.path)
             if not state['before'] and session.read_pause_marker():
                 # OFF only because an interrupted keyops run paused it: what to restore is ON.
                 self.result['resumed_interrupted_pause'] = session.read_pause_marker()
@@ -226,8 +239,49 @@ class KeyringMigration:
             if paused:
                 checkpoint('before_resume')
                 self.resume(session, state, raise_error=True)
+            if in_use and self.result['changed']:
+                self.reload_keyring(session, destination, in_use, state)
         finally:
             session.close()
+
+    @staticmethod
+    def destination_in_use(session, destination):
+        """The name of the server's active keyring whose data file is the destination, or None."""
+        target = os.path.realpath(destination.path)
+        for name, data_file in session.active_keyrings():
+            if data_file and os.path.realpath(data_file) == target:
+                return name
+        return None
+
+    def reload_keyring(self, session, destination, keyring, state):
+        """Make a server whose keyring component uses the destination read the copied keys, and check it did.
+        A reload needs keyring_operations ON, so it follows the resume; a key written in between rewrites the
+        file from the server's memory, which the check finds."""
+        if self.module.check_mode:
+            session.queries.append(RELOAD_KEYRING)
+            return
+        if not state['after']:
+            self.module.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
+                             'its keyring: restart it before keyring_operations is set ON again, or its next key '
+                             'write drops the copied keys from %s' % (session.where, destination.path))
+            return
+        try:
+            session.query(RELOAD_KEYRING)
+        except MysqlError as exc:
+            raise MysqlError('the keys were copied into %s, which the server uses, but it could not reload its '
+                             'keyring (%s): restart it before it creates or rotates a key, or its next key write '
+                             'drops the copied keys from the file' % (destination.path, exc), exc.code)
+        self.result['keyring_reloaded'] = True
+        listed = session.key_identities()
+        missing = [key[0] for key in self.copied if (key[0], key[1]) not in listed]
+        data_file = dict(session.active_keyrings()).get(keyring)
+        if missing or not data_file or os.path.realpath(data_file) != os.path.realpath(destination.path):
+            raise MysqlError('%s reloaded its keyring, but it lists %d of the %d copied keys and uses %s: a key '
+                             'written between the resume and the reload rewrote %s from memory, or the '
+                             'component\'s configuration names another keystore. Re-run this task now (the source '
+                             'still holds every key)'
+                             % (session.where, len(self.copied) - len(missing), len(self.copied),
+                                data_file or 'no keystore', destination.path))
 
     def resume(self, session, state, raise_error):
         try:
@@ -271,6 +325,7 @@ class KeyringMigration:
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
             raise
+        self.copied = plan.to_copy
         summary = self.summary(plan)
         if not plan.source_keys:
             self.module.warn('the source keystore %s holds no keys: check that it is the keystore the server '

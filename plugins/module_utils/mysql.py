@@ -266,6 +266,27 @@ class MysqlSession:
 
     # ---- keyring information -------------------------------------------------------------------------------
 
+    def active_keyrings(self):
+        """The server's active keyring components and plugins: [(name, data file or None)]."""
+        keyrings = []
+        rows = self.optional_query('SELECT STATUS_KEY, STATUS_VALUE FROM performance_schema.keyring_component_status')
+        status = dict(rows or ())
+        if status.get('Component_status') == 'Active':
+            keyrings.append((status.get('Component_name'), status.get('Data_file')))
+        rows = self.optional_query("SELECT PLUGIN_NAME FROM information_schema.PLUGINS "
+                                   "WHERE PLUGIN_TYPE = 'KEYRING' AND PLUGIN_STATUS = 'ACTIVE'")
+        for (name,) in rows or ():
+            data = None
+            if name in ('keyring_file', 'keyring_encrypted_file'):
+                data = self.optional_query('SELECT @@GLOBAL.%s_data' % name)
+            keyrings.append((name, data[0][0] if data else None))
+        return keyrings
+
+    def key_identities(self):
+        """(key_id, owner) of every key the server's keyring lists."""
+        rows = self.query('SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys', record=False)
+        return set((key_id, owner or '') for key_id, owner in rows)
+
     def optional_query(self, sql):
         """Rows, or None where the table or variable does not exist on this server."""
         try:

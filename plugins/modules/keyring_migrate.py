@@ -88,6 +88,14 @@ options:
         pausing) and the destination's new bytes rendered and checked before the pause. Paused, the module
         only checks that neither file changed meanwhile (otherwise it does the whole copy again, paused) and
         writes. When there is nothing to copy, the server is not paused at all.
+      - A server keeps its keyring in memory and rewrites the whole file at its next key write, so a copy into
+        the keystore the server itself uses would be dropped at its next key write (a master key rotation, say).
+        When the server's keyring component uses the destination, the module therefore has it reload its
+        keyring (C(ALTER INSTANCE RELOAD KEYRING), which needs C(keyring_operations) ON, so right after the
+        resume) and checks that it lists every copied key; if it does not (a key was written in between), the
+        task fails and says to run it again. A keyring plugin cannot reload its file, so a copy into the
+        keystore the server's plugin uses is refused before any pause. Copy with the server stopped instead, or
+        pause, copy with O(online=false), restart and resume, as the role C(keyops.mysql.keyring_migration) does.
       - With MySQL's tools, the tool pauses and resumes the server itself (C(--keyring-migration-socket) and
         friends, or C(--online-migration)) with the login options, passed in its private option file. The module
         leaves its pause marker first and, once the tool has ended or died, sets C(keyring_operations) ON again
@@ -207,8 +215,9 @@ attributes:
 notes:
   - The login options are used only with O(online=true).
   - After an online migration, a server that keeps using the source needs no restart; a server that used the
-    destination must be restarted; a server that switches to the destination must be reconfigured and
-    restarted. The role C(keyops.mysql.keyring_migration) applies these rules.
+    destination must be restarted (with O(online=true) and a keyring component, the module reloads its keyring
+    instead); a server that switches to the destination must be reconfigured and restarted. The role
+    C(keyops.mysql.keyring_migration) applies these rules.
   - Run the module as root or as the server's OS user so the destination ends up readable by the server.
   - With MySQL's tools, O(owner), O(group), O(mode), O(backup) and O(on_backup_file=follow_server) do not apply to
     what the tool writes; the tool writes as O(tool.user).
@@ -369,6 +378,13 @@ keyring_operations:
 paused:
   description: Whether the module set C(keyring_operations) OFF for the copy (and back afterwards).
   returned: O(online=true)
+  type: bool
+  sample: true
+keyring_reloaded:
+  description:
+    - Whether the server, whose keyring component uses the destination, was made to read the copied keys
+      (C(ALTER INSTANCE RELOAD KEYRING) after the resume), and then listed every one of them.
+  returned: O(online=true) and O(method=native)
   type: bool
   sample: true
 method:

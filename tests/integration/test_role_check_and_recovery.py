@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The role in two situations the molecule scenarios do not cover, on a real MySQL 9.7 host.
+"""The role in situations the molecule scenarios do not cover, on a real MySQL 9.7 host.
 
 - Check mode: nothing on the host changes (no pause, no file, no switch, no restart), and the report is still
   written, as the plan.
@@ -9,8 +9,9 @@
   the server: the next run must finish the switch (restart onto the destination) and then change nothing.
   Without that, the server would go on using the source with its configuration on the destination, and whatever
   restarted it later would move it to a keystore lacking the keys created meanwhile.
-- A server on neither the source nor the destination, with either `use_after`: refused at preflight, before any
-  change. After such a run the server would be on neither keystore, which the role cannot verify.
+- Refused at preflight, before any change: a server on neither the source nor the destination, with either
+  `use_after` (after the run it would be on neither, which the role cannot verify); a switch to the
+  keyring_file plugin on a server that has none (8.4 and later: it would not start again).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -131,5 +132,25 @@ def test_a_server_on_neither_keystore_is_refused_before_any_change(fleet, tmp_pa
     entry = report['hosts']['mysql1']
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
     after = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    assert after == before
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+
+
+def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_before_any_change(fleet, tmp_path):
+    # MySQL 9.7 has no keyring_file plugin: after such a switch the server would not start.
+    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"])
+    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring']),
+              'my.cnf': one(fleet, ['cat', '/etc/mysql/my.cnf'])}
+    endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
+                 'keyring_migration_destination': {'type': 'keyring_file', 'path': '/var/lib/mysql-keyring/keyring'},
+                 'keyring_migration_option_file': '/etc/mysql/my.cnf'}
+    res, recap, report = migrate(fleet, tmp_path, 'to-plugin', '-e', json.dumps(endpoints))
+    assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+    assert re.search(r'the server is MySQL 9\.7\.\d+, which has no keyring_file plugin \(removed in 8\.4\)', res.stdout)
+    entry = report['hosts']['mysql1']
+    assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
+    after = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring']),
+             'my.cnf': one(fleet, ['cat', '/etc/mysql/my.cnf'])}
     assert after == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'

@@ -39,6 +39,13 @@ class FakeServer:
         self.connect_error = None
         self.connect_kwargs = None
         self.grants = [('GRANT USAGE ON *.* TO `app`@`%`',)]
+        # The live keyring, where a test gives one: `component` (name, Data_file) or `plugin` (name, its *_data
+        # file); `reload` is what ALTER INSTANCE RELOAD KEYRING makes the server list (a callable, or None: the
+        # statement is unknown, as on a server with no keyring component).
+        self.component = None
+        self.plugin = None
+        self.keys = set()
+        self.reload = None
 
     def execute(self, sql):
         self.executed.append(sql)
@@ -58,6 +65,20 @@ class FakeServer:
             return self.grants
         if sql == 'SELECT @@GLOBAL.server_uuid':
             return [('3c1f5f0e-1d2f-11ef-9a0c-0242ac120002',)]
+        if sql.startswith('SELECT STATUS_KEY, STATUS_VALUE FROM performance_schema.keyring_component_status'):
+            return [] if self.component is None else [('Component_name', self.component[0]),
+                                                      ('Component_status', 'Active'), ('Data_file', self.component[1])]
+        if sql.startswith('SELECT PLUGIN_NAME FROM information_schema.PLUGINS'):
+            return [] if self.plugin is None else [(self.plugin[0],)]
+        if self.plugin is not None and sql == 'SELECT @@GLOBAL.%s_data' % self.plugin[0]:
+            return [(self.plugin[1],)]
+        if sql == 'SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys':
+            return sorted(self.keys)
+        if sql == 'ALTER INSTANCE RELOAD KEYRING' and self.reload is not None:
+            if not self.keyring_operations:
+                raise pymysql.err.OperationalError(4035, 'Keyring reload failed. Please check error log for more details.')
+            self.reload(self)
+            return []
         raise pymysql.err.ProgrammingError(1146, 'no such table in the fake server: %s' % sql)
 
 

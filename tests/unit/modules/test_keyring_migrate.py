@@ -264,6 +264,75 @@ def test_online_leaves_a_dba_pause_alone(files, fake_server, capsys, pause_marke
     assert rc == 0 and fake_server.keyring_operations is False and 'resumed_interrupted_pause' not in result
 
 
+def _reads_the_destination(files):
+    def reload(server):
+        server.keys = set((k.key_id, k.user_id) for k in open_keystore('component_keyring_file', files['destination']).load())
+    return reload
+
+
+def test_online_into_the_servers_own_keystore_reloads_its_keyring_after_the_resume(files, fake_server, capsys):
+    # The server's component holds its keys in memory and rewrites the whole file at its next key write: without
+    # a reload, the copied keys would be dropped from the file then.
+    fake_server.component = ('component_keyring_file', files['destination'])
+    fake_server.reload = _reads_the_destination(files)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['changed'] and result['keyring_reloaded'] is True
+    assert result['queries'] == ['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON',
+                                 'ALTER INSTANCE RELOAD KEYRING']
+    assert fake_server.keys == set((k.key_id, k.user_id) for k in KEYS[:2])
+    # Nothing copied: no pause and no reload.
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and not result['changed'] and result['queries'] == [] and result['keyring_reloaded'] is False
+
+
+def test_online_into_the_servers_own_keystore_in_check_mode_only_lists_the_reload(files, fake_server, capsys):
+    fake_server.component = ('component_keyring_file', files['destination'])
+    fake_server.reload = _reads_the_destination(files)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file='',
+                                                   _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] and 'ALTER INSTANCE RELOAD KEYRING' in result['queries']
+    assert not any(sql.startswith(('SET', 'ALTER')) for sql in fake_server.executed)
+    assert not os.path.exists(files['destination']) and result['keyring_reloaded'] is False
+
+
+def test_online_reload_that_misses_copied_keys_fails_loudly_with_the_server_resumed(files, fake_server, capsys):
+    # A key written between the resume and the reload rewrites the file from the server's memory.
+    fake_server.component = ('component_keyring_file', files['destination'])
+    fake_server.reload = lambda server: server.keys.clear()
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 1 and 'lists 0 of the 2 copied keys' in result['msg'] and 'Re-run this task' in result['msg']
+    assert fake_server.keyring_operations is True and result['keyring_reloaded'] is True
+
+
+def test_online_reload_that_fails_says_to_restart_before_any_key_write(files, fake_server, capsys):
+    fake_server.component = ('component_keyring_file', files['destination'])
+    fake_server.reload = _reads_the_destination(files)
+    fake_server.fail['ALTER INSTANCE RELOAD KEYRING'] = (4035, 'Keyring reload failed.')
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 1 and 'could not reload its keyring' in result['msg'] and 'restart it' in result['msg']
+    assert fake_server.keyring_operations is True and len(result['migrated']) == 2
+
+
+def test_online_into_a_keystore_a_dba_paused_server_uses_warns_to_restart(files, fake_server, capsys):
+    fake_server.keyring_operations = False
+    fake_server.component = ('component_keyring_file', files['destination'])
+    fake_server.reload = _reads_the_destination(files)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['changed'] and result['keyring_reloaded'] is False
+    assert 'restart it before keyring_operations is set ON' in json.dumps(result['warnings'])
+    assert 'ALTER INSTANCE RELOAD KEYRING' not in fake_server.executed
+
+
+def test_online_into_a_keystore_a_plugin_uses_is_refused_before_pausing(files, fake_server, capsys):
+    # A keyring plugin cannot reload its file; this module would leave a server that drops the keys.
+    os.symlink(files['destination'], files['dir'] + '/alias')
+    fake_server.plugin = ('keyring_file', files['dir'] + '/alias')     # the same file under another name
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 1 and 'through the keyring_file plugin, which cannot reload it' in result['msg']
+    assert 'online: false' in result['msg'] and not os.path.exists(files['destination'])
+    assert not any(sql.startswith('SET') for sql in fake_server.executed) and fake_server.keyring_operations
+
+
 def test_max_keys_listed_caps_the_lists_and_the_counts_stay_exact(files, capsys):
     rc, result = run_module(keyring_migrate, _args(files, max_keys_listed=1, _ansible_diff=True), capsys)
     assert rc == 0 and result['changed'] and result['migrated_count'] == 2 and result['keys_listed_truncated']
