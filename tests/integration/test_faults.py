@@ -159,6 +159,41 @@ def test_one_host_of_five_fails_mid_run(fleet, tmp_path):
     restore(fleet, tmp_path)
 
 
+def test_a_server_whose_pause_is_lost_after_the_copy_is_not_switched(fleet, tmp_path):
+    # mysql2's copy holds after its rename; meanwhile someone sets keyring_operations ON there and rotates the
+    # master key, which lands in the source only. Switched now, mysql2 would start on a destination without its
+    # master key and could not open its encrypted tables.
+    destination = '/var/lib/mysql-keyring/pause_lost'
+    hosts = fleet.group('mysql')
+    run = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)},
+               tmp_path, background=True,
+               args=['-e', '{"fault": "{{ \'before_dir_fsync:sleep=8\' if inventory_hostname == \'mysql2\' else \'\' }}"}'])
+    deadline = time.monotonic() + 120
+    while not host_path(fleet, 'mysql2', destination).exists():
+        assert run.poll() is None and time.monotonic() < deadline, 'mysql2 was not copied:\n' + run.stdout.read()[-6000:]
+        time.sleep(0.1)
+    res = fleet.command('mysql2', MYSQL + ['SET GLOBAL keyring_operations = ON; ALTER INSTANCE ROTATE INNODB MASTER KEY'])
+    assert res['mysql2'].get('rc') == 0, res
+    output = run.communicate(timeout=600)[0]
+    assert run.returncode != 0 and 'keyring_operations is ON again on this server' in output, output[-6000:]
+    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
+    assert report['hosts']['mysql2']['status'] == 'failed' and report['hosts']['mysql2']['restarted'] is False
+    source = fleet.hosts['mysql2']['keyring_path']
+    assert data_file(fleet) == dict({h: destination for h in hosts}, mysql2=source)
+    new_keys = set(keys_of(fleet, 'mysql2', source)) - set(keys_of(fleet, 'mysql2', destination))
+    assert len(new_keys) == 1 and next(iter(new_keys)).key_id.startswith('INNODBKey-')
+    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+
+    # The re-run copies the new master key and switches mysql2; its encrypted tables read back (the role verifies).
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
+    res = play(fleet, 'role.yml', {'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)},
+               tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    assert new_keys <= set(keys_of(fleet, 'mysql2', destination))
+    assert_converged(fleet, destination, sources)
+    restore(fleet, tmp_path)
+
 def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
     destination = '/var/lib/mysql-keyring/playbook_killed'
     hosts = fleet.group('mysql')

@@ -11,7 +11,8 @@
   restarted it later would move it to a keystore lacking the keys created meanwhile.
 - Refused at preflight, before any change: a server on neither the source nor the destination, with either
   `use_after` (after the run it would be on neither, which the role cannot verify); a switch to the
-  keyring_file plugin on a server that has none (8.4 and later: it would not start again).
+  keyring_file plugin on a server that has none (8.4 and later: it would not start again); a switch of a
+  server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -154,3 +155,19 @@ def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_b
              'my.cnf': one(fleet, ['cat', '/etc/mysql/my.cnf'])}
     assert after == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+
+
+def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(fleet, tmp_path):
+    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"])
+    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
+                 'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.unpaused'},
+                 'keyring_migration_pause_hosts': []}
+    res, recap, report = migrate(fleet, tmp_path, 'unpaused', '-e', json.dumps(endpoints))
+    assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+    assert 'the server would be switched to the destination but is not in keyring_migration_pause_hosts' in res.stdout, res.stdout[-5000:]
+    entry = report['hosts']['mysql1']
+    assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
+    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+            'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])} == before
