@@ -275,7 +275,8 @@ class Invocation:
 
     def prepare(self, uid=None, gid=None):
         """Make the private work directory and write the files; return the argv to run."""
-        self.workdir = tempfile.mkdtemp(prefix='keyops-tool-')
+        remove_orphan_workdirs()
+        self.workdir = tempfile.mkdtemp(prefix='%s%d-' % (WORKDIR_PREFIX, os.getpid()))
         os.chmod(self.workdir, 0o700)
         for relative, text in sorted(self.files().items()):
             path = os.path.join(self.workdir, relative)
@@ -299,20 +300,51 @@ class Invocation:
 
     def cleanup(self):
         if self.workdir and os.path.isdir(self.workdir):
-            # Overwrite secrets before unlinking: the directory may sit on a disk, not a tmpfs.
-            for directory, _dirs, names in os.walk(self.workdir):
-                for name in names:
-                    path = os.path.join(directory, name)
-                    try:
-                        size = os.path.getsize(path)
-                        with open(path, 'r+b') as f:
-                            f.write(b'\0' * size)
-                            f.flush()
-                            os.fsync(f.fileno())
-                    except OSError:
-                        pass
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            remove_workdir(self.workdir)
         self.workdir = None
+
+
+WORKDIR_PREFIX = 'keyops-tool-'
+
+
+def remove_workdir(workdir):
+    # Overwrite secrets before unlinking: the directory may sit on a disk, not a tmpfs.
+    for directory, _dirs, names in os.walk(workdir):
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                size = os.path.getsize(path)
+                with open(path, 'r+b') as f:
+                    f.write(b'\0' * size)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError:
+                pass
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def remove_orphan_workdirs(parent=None):
+    """Remove the work directories (and the passwords in them) of earlier runs whose module process is gone: a
+    SIGKILLed module never reaches its cleanup. The directory's name holds its creator's PID; a directory whose
+    PID is alive (its own run, or a reused PID) is left alone."""
+    parent = parent or tempfile.gettempdir()
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        match = re.match(r'%s(\d+)-' % re.escape(WORKDIR_PREFIX), name)
+        path = os.path.join(parent, name)
+        if not match or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        try:
+            if os.lstat(path).st_uid != os.geteuid():
+                continue
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            remove_workdir(path)
+        except OSError:
+            continue             # alive but another user's (EPERM), or gone while looking
 
 
 # ---- running ---------------------------------------------------------------------------------------------

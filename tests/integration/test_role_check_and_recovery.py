@@ -12,7 +12,8 @@
 - Refused at preflight, before any change: a server on neither the source nor the destination, with either
   `use_after` (after the run it would be on neither, which the role cannot verify); a switch to the
   keyring_file plugin on a server that has none (8.4 and later: it would not start again); a switch of a
-  server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost).
+  server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost); a switch
+  that would rewrite a global manifest or component configuration deferring to the datadir's.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -171,3 +172,24 @@ def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(flee
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
     assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
             'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])} == before
+
+
+def test_a_switch_that_would_rewrite_global_files_deferring_to_the_datadir_is_refused(fleet, tmp_path):
+    # The sandbox's global manifest and configuration defer to the datadir's (read_local_manifest,
+    # read_local_config), as on a host with one keystore per instance.
+    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"])
+    manifest, config = '/usr/sbin/mysqld.my', '/usr/lib/mysql/plugin/component_keyring_file.cnf'
+    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'files': one(fleet, ['cat', manifest, config])}
+    endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
+                 'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.global'},
+                 'keyring_migration_component_manifest': manifest, 'keyring_migration_component_config': config}
+    res, recap, report = migrate(fleet, tmp_path, 'global', '-e', json.dumps(endpoints))
+    assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+    assert ("keyring_migration_component_config %s defers to the configuration file in the data directory "
+            "(read_local_config)" % config) in res.stdout, res.stdout[-5000:]
+    assert ("keyring_migration_component_manifest %s defers to the manifest in the data directory "
+            "(read_local_manifest)" % manifest) in res.stdout
+    assert report['hosts']['mysql1']['copied'] == 0
+    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'files': one(fleet, ['cat', manifest, config])} == before
+    assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'

@@ -17,6 +17,7 @@ __metaclass__ = type
 import json
 import os
 import stat
+import subprocess
 import sys
 import textwrap
 
@@ -263,6 +264,26 @@ def test_prepare_writes_0600_files_in_a_0700_directory_owned_by_the_tool_user():
     finally:
         invocation.cleanup()
     assert not os.path.exists(workdir)
+
+
+def test_prepare_removes_the_work_directories_that_killed_runs_left_behind(tmp_path, monkeypatch):
+    # A SIGKILLed module never reaches its cleanup, and its directory holds passwords.
+    monkeypatch.setattr(mt.tempfile, 'tempdir', str(tmp_path))
+    gone = subprocess.Popen(['true'])
+    gone.wait()
+    orphan = tmp_path / ('keyops-tool-%d-abc' % gone.pid)
+    alive = tmp_path / ('keyops-tool-%d-def' % os.getpid())
+    unrelated = tmp_path / 'keyops-tool-notapid'
+    for directory in (orphan, alive, unrelated):
+        (directory / 'destination').mkdir(parents=True)
+        (directory / 'tool.cnf').write_text('password="%s"' % SECRET)
+    invocation = _plugin_invocation()
+    invocation.prepare()
+    try:
+        assert not orphan.exists() and alive.exists() and unrelated.exists()
+        assert os.path.basename(invocation.workdir).startswith('keyops-tool-%d-' % os.getpid())
+    finally:
+        invocation.cleanup()
 
 
 def test_secret_looking_plain_options_are_refused():
