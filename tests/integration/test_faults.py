@@ -194,6 +194,7 @@ def test_a_server_whose_pause_is_lost_after_the_copy_is_not_switched(fleet, tmp_
     assert_converged(fleet, destination, sources)
     restore(fleet, tmp_path)
 
+
 def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
     destination = '/var/lib/mysql-keyring/playbook_killed'
     hosts = fleet.group('mysql')

@@ -13,7 +13,8 @@
   `use_after` (after the run it would be on neither, which the role cannot verify); a switch to the
   keyring_file plugin on a server that has none (8.4 and later: it would not start again); a switch of a
   server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost); a switch
-  that would rewrite a global manifest or component configuration deferring to the datadir's.
+  that would rewrite a global manifest or component configuration deferring to the datadir's; one server under
+  two inventory names (the same destination, the same server_uuid).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +27,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from ..conftest import REPO_ROOT
 
@@ -193,3 +195,23 @@ def test_a_switch_that_would_rewrite_global_files_deferring_to_the_datadir_is_re
     assert report['hosts']['mysql1']['copied'] == 0
     assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'files': one(fleet, ['cat', manifest, config])} == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
+
+
+def test_two_inventory_names_for_one_server_are_refused_before_any_change(fleet, tmp_path):
+    # One server under two inventory names (or two cloned servers): both would write the same destination, and
+    # their server_uuid (the InnoDB master key ids' prefix) is the same.
+    inventory = yaml.safe_load(fleet.inventory.read_text())
+    hosts = inventory['all']['children']['mysql']['hosts']
+    hosts['mysql1_alias'] = dict(hosts['mysql1'])
+    aliased = tmp_path / 'inventory.yml'
+    aliased.write_text(yaml.safe_dump(inventory))
+    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    res, recap, report = migrate(fleet, tmp_path, 'alias', '-i', str(aliased))
+    assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+    address = hosts['mysql1']['ansible_host']
+    for name, other in (('mysql1', 'mysql1_alias'), ('mysql1_alias', 'mysql1')):
+        assert report['hosts'][name]['status'] == 'failed' and report['hosts'][name]['copied'] == 0
+        assert 'the destination %s:%s is also written by %s' % (address, DESTINATION, other) in res.stdout
+        assert re.search(r'server_uuid [0-9a-f-]{36} is shared with %s \(cloned servers' % other, res.stdout)
+    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+            'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])} == before
