@@ -129,9 +129,25 @@ class KeyringMigration:
         method = migration_tool.choose_method(self.params['source']['type'], self.params['destination']['type'],
                                               self.params['method'])
         if method != migration_tool.METHOD_NATIVE:
+            destination_path = migration_tool.keystore_file(self.params['destination'])
+            in_use = None
+            if self.params['online']:
+                self.result['keyring_reloaded'] = False
+                if destination_path:
+                    with self.module.mysql_session() as session:
+                        in_use = self.destination_in_use(session, destination_path)
             try:
                 migration_tool.ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
                                              self.module.mysql_session, self.result, self.module.warn).run()
+                if in_use and self.result.get('changed'):
+                    # After the tool's run and resume (all of the copied keys are listed here: capped below).
+                    with self.module.mysql_session() as session:
+                        try:
+                            self.reload_keyring(session, destination_path, in_use,
+                                                [(k['key_id'], k['user_id']) for k in self.result.get('migrated') or []],
+                                                session.get_keyring_operations())
+                        finally:
+                            self.result.setdefault('queries', []).extend(session.queries)
             finally:
                 # The tool path lists every key it knows of: count them, then keep the first max_keys_listed.
                 listed_at_most = max(self.params['max_keys_listed'], 0)
@@ -204,14 +220,7 @@ class KeyringMigration:
             state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
             # A server holds its keyring in memory and rewrites the whole file at its next key write: one whose
             # keyring is the destination must read the copied keys before then, or they are dropped from the file.
-            in_use = self.destination_in_use(session, destination)
-            if in_use and not in_use.startswith('component_'):
-                raise KeystoreError(
-                    'the server uses the destination keystore through the %s plugin, which cannot reload it: its '
-                    'next key write after the resume would rewrite the file from memory without the copied keys. '
-                    'Copy with the server stopped; or pause it with keyops.mysql.keyring_operations, copy with '
-                    'online: false, restart it and resume it (the role keyops.mysql.keyring_migration does that)'
-                    % in_use, path=destination.path)
+            in_use = self.destination_in_use(session, destination.path)
             if not state['before'] and session.read_pause_marker():
                 # OFF only because an interrupted keyops run paused it: what to restore is ON.
                 self.result['resumed_interrupted_pause'] = session.read_pause_marker()
@@ -240,48 +249,60 @@ class KeyringMigration:
                 checkpoint('before_resume')
                 self.resume(session, state, raise_error=True)
             if in_use and self.result['changed']:
-                self.reload_keyring(session, destination, in_use, state)
+                self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
+                                    state['after'])
         finally:
             session.close()
 
     @staticmethod
-    def destination_in_use(session, destination):
-        """The name of the server's active keyring whose data file is the destination, or None."""
-        target = os.path.realpath(destination.path)
+    def destination_in_use(session, destination_path):
+        """The name of the server's active keyring whose data file is the destination, or None; refuses a plugin.
+
+        A server holds its keyring in memory and rewrites the whole file at its next key write: one whose keyring
+        is the destination must read the copied keys before then, or they are dropped from the file. A component
+        can be told to (ALTER INSTANCE RELOAD KEYRING); a plugin cannot."""
+        target = os.path.realpath(destination_path)
         for name, data_file in session.active_keyrings():
             if data_file and os.path.realpath(data_file) == target:
+                if not name.startswith('component_'):
+                    raise KeystoreError(
+                        'the server uses the destination keystore through the %s plugin, which cannot reload it: '
+                        'its next key write after the copy would rewrite the file from memory without the copied '
+                        'keys. Copy with the server stopped; or pause it with keyops.mysql.keyring_operations, copy '
+                        'with online: false, restart it and resume it (the role keyops.mysql.keyring_migration '
+                        'does that)' % name, path=destination_path)
                 return name
         return None
 
-    def reload_keyring(self, session, destination, keyring, state):
-        """Make a server whose keyring component uses the destination read the copied keys, and check it did.
-        A reload needs keyring_operations ON, so it follows the resume; a key written in between rewrites the
-        file from the server's memory, which the check finds."""
+    def reload_keyring(self, session, destination_path, keyring, copied, operations_on):
+        """Make a server whose keyring component uses the destination read the copied keys ((key_id, user_id)
+        pairs), and check that it did. A reload needs keyring_operations ON, so it follows the resume; a key
+        written in between rewrites the file from the server's memory, which the check finds."""
         if self.module.check_mode:
             session.queries.append(RELOAD_KEYRING)
             return
-        if not state['after']:
+        if not operations_on:
             self.module.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
                              'its keyring: restart it before keyring_operations is set ON again, or its next key '
-                             'write drops the copied keys from %s' % (session.where, destination.path))
+                             'write drops the copied keys from %s' % (session.where, destination_path))
             return
         try:
             session.query(RELOAD_KEYRING)
         except MysqlError as exc:
             raise MysqlError('the keys were copied into %s, which the server uses, but it could not reload its '
                              'keyring (%s): restart it before it creates or rotates a key, or its next key write '
-                             'drops the copied keys from the file' % (destination.path, exc), exc.code)
+                             'drops the copied keys from the file' % (destination_path, exc), exc.code)
         self.result['keyring_reloaded'] = True
         listed = session.key_identities()
-        missing = [key[0] for key in self.copied if (key[0], key[1]) not in listed]
+        missing = [identity for identity in copied if identity not in listed]
         data_file = dict(session.active_keyrings()).get(keyring)
-        if missing or not data_file or os.path.realpath(data_file) != os.path.realpath(destination.path):
+        if missing or not data_file or os.path.realpath(data_file) != os.path.realpath(destination_path):
             raise MysqlError('%s reloaded its keyring, but it lists %d of the %d copied keys and uses %s: a key '
                              'written between the resume and the reload rewrote %s from memory, or the '
                              'component\'s configuration names another keystore. Re-run this task now (the source '
                              'still holds every key)'
-                             % (session.where, len(self.copied) - len(missing), len(self.copied),
-                                data_file or 'no keystore', destination.path))
+                             % (session.where, len(copied) - len(missing), len(copied),
+                                data_file or 'no keystore', destination_path))
 
     def resume(self, session, state, raise_error):
         try:

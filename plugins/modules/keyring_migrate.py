@@ -384,7 +384,7 @@ keyring_reloaded:
   description:
     - Whether the server, whose keyring component uses the destination, was made to read the copied keys
       (C(ALTER INSTANCE RELOAD KEYRING) after the resume), and then listed every one of them.
-  returned: O(online=true) and O(method=native)
+  returned: O(online=true)
   type: bool
   sample: true
 method:

@@ -255,6 +255,31 @@ def test_online_tool_run_resumes_a_server_the_tool_left_paused(env, capsys, fake
     assert 'x-login-pw' not in ' '.join(call['argv'])
 
 
+def test_online_tool_run_into_the_servers_own_keystore_reloads_its_keyring(env, capsys, fake_server):
+    # As on the native path: a server rewrites its whole keystore from memory at its next key write.
+    fake_server.component = ('component_keyring_file', env['destination'])
+
+    def reload(server):
+        server.keys = set((k.key_id, k.user_id) for k in open_keystore('component_keyring_file',
+                                                                       env['destination']).load())
+    fake_server.reload = reload
+    args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']), online=True,
+                 login_user='root', login_password='x-login-pw', max_keys_listed=1)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 0 and result['changed'] and result['keyring_reloaded'] is True, result
+    assert result['queries'][-1] == 'ALTER INSTANCE RELOAD KEYRING'
+    assert fake_server.keys == set((k.key_id, k.user_id) for k in KEYS)     # all 3, though 1 is listed
+
+
+def test_online_tool_run_into_a_keystore_a_plugin_uses_is_refused_before_the_tool_runs(env, capsys, fake_server):
+    fake_server.plugin = ('keyring_file', env['destination'])
+    args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']), online=True,
+                 login_user='root', login_password='x-login-pw')
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and 'through the keyring_file plugin, which cannot reload it' in result['msg']
+    assert _tool_calls(env) == [] and not any(sql.startswith('SET') for sql in fake_server.executed)
+
+
 def test_missing_tool_binary_is_named(env, capsys):
     args = _args(env)
     args['tool']['mysql_migrate_keyring'] = '/nonexistent/bin/mysql_migrate_keyring'
