@@ -49,6 +49,17 @@ options:
     type: list
     elements: str
     default: []
+  verify_encrypted_tables:
+    description:
+      - Also read one row from each of up to this many encrypted InnoDB tables (those whose C(CREATE_OPTIONS) in
+        C(information_schema.TABLES) hold C(ENCRYPTION='Y'), in name order), as O(verify_queries) do. Opening an
+        encrypted table needs its key, decrypted with the master key from the keyring, so this finds a server
+        whose keyring lacks a key or holds a garbled one.
+      - Tables in an encrypted general tablespace do not show C(ENCRYPTION) in C(CREATE_OPTIONS) and are not
+        found this way; name them in O(verify_queries).
+      - V(0) reads none.
+    type: int
+    default: 0
   migration:
     description:
       - Also report what M(keyops.mysql.keyring_migrate) would do, in check mode, with these options - which keys
@@ -208,7 +219,9 @@ can_set_keyring_operations:
   returned: O(server=true)
   type: bool
 verify_queries:
-  description: Each O(verify_queries) statement with the number of rows it returned.
+  description:
+    - Each O(verify_queries) statement with the number of rows it returned, then each read of an encrypted table
+      that O(verify_encrypted_tables) made.
   returned: O(server=true)
   type: list
   elements: dict
@@ -363,6 +376,18 @@ def run_verify_queries(session, queries):
     return results
 
 
+ENCRYPTED_TABLES = ("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+                    "AND ENGINE = 'InnoDB' AND CREATE_OPTIONS LIKE %s ORDER BY TABLE_SCHEMA, TABLE_NAME LIMIT %s")
+
+
+def encrypted_table_reads(session, limit):
+    """One-row reads of up to `limit` encrypted InnoDB tables, as verify queries."""
+    if limit <= 0:
+        return []
+    rows = session.query(ENCRYPTED_TABLES, ("%ENCRYPTION='Y'%", limit), record=False)
+    return ['SELECT 1 FROM %s.%s LIMIT 1' % tuple('`%s`' % name.replace('`', '``') for name in row) for row in rows]
+
+
 def keystore_report(spec):
     keystore = open_keystore(spec['type'], spec['path'], spec.get('password'))
     state = keystore.inspect()
@@ -378,6 +403,7 @@ def main():
             keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_OPTIONS, no_log=False),
             server=dict(type='bool', default=True),
             verify_queries=dict(type='list', elements='str', default=[]),
+            verify_encrypted_tables=dict(type='int', default=0),
             migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
         ),
         supports_check_mode=True,
@@ -387,7 +413,9 @@ def main():
         if module.params['server']:
             with module.mysql_session() as session:
                 module.result.update(server_facts(session))
-                module.result['verify_queries'] = run_verify_queries(session, module.params['verify_queries'])
+                queries = module.params['verify_queries'] + encrypted_table_reads(
+                    session, module.params['verify_encrypted_tables'])
+                module.result['verify_queries'] = run_verify_queries(session, queries)
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
         if module.params['migration'] is not None:
             module.result['migration'] = check_mode_result(module, dict(module.params['migration'], method='auto',

@@ -59,6 +59,37 @@ def test_privileges_and_verify_queries(fake_server, capsys):
     assert rc == 1 and "verify query 'SELECT * FROM shop.nope' failed" in result['msg']
 
 
+def test_verify_encrypted_tables_reads_one_row_of_each_and_names_the_one_that_fails(fake_server, capsys):
+    import pymysql
+    original = fake_server.execute
+
+    def execute(sql):
+        if sql.startswith(('SELECT TABLE_SCHEMA', 'SELECT 1 FROM ')):
+            fake_server.executed.append(sql)
+        if sql.startswith('SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES'):
+            return [('shop', 'customers'), ('we`ird', 'orders')]
+        if sql == 'SELECT 1 FROM `we``ird`.`orders` LIMIT 1' and fake_server.master_key_lost:
+            raise pymysql.err.OperationalError(3185, "Can't find master key from keyring, please check in the "
+                                                     "server log if a keyring is loaded and initialized successfully.")
+        if sql.startswith('SELECT 1 FROM '):
+            return [(1,)]
+        return original(sql)
+    fake_server.execute = execute
+    fake_server.master_key_lost = False
+    args = dict(login_unix_socket='/s', config_file='', verify_queries=['SELECT VERSION()'], verify_encrypted_tables=5)
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 0 and result['verify_queries'] == [
+        dict(query='SELECT VERSION()', row_count=1), dict(query='SELECT 1 FROM `shop`.`customers` LIMIT 1', row_count=1),
+        dict(query='SELECT 1 FROM `we``ird`.`orders` LIMIT 1', row_count=1)]
+    fake_server.master_key_lost = True
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 1 and "verify query 'SELECT 1 FROM `we``ird`.`orders` LIMIT 1' failed" in result['msg']
+    assert '3185' in result['msg']
+    fake_server.executed.clear()
+    rc, result = run_module(keyring_info, dict(args, verify_encrypted_tables=0), capsys)
+    assert rc == 0 and not any('information_schema.TABLES' in sql for sql in fake_server.executed)
+
+
 def test_migration_reports_what_keyring_migrate_would_do_without_writing(tmp_path, capsys):
     from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
     source, destination = str(tmp_path / 'keyring'), str(tmp_path / 'component')
