@@ -63,6 +63,21 @@ def one(fleet, argv):
     return result['stdout']
 
 
+def data_file(fleet):
+    """The keystore the server's component uses."""
+    return one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
+                               "WHERE STATUS_KEY = 'Data_file'"])
+
+
+def untouched(fleet, *files):
+    """What a run refused at preflight leaves as it was: the server (its PID and keyring_operations), the keystore
+    directory, and these files."""
+    return {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
+            'keyring_operations': one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']),
+            'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring']),
+            'files': one(fleet, ['cat', *files]) if files else None}
+
+
 def test_check_mode_changes_nothing_and_writes_the_plan(fleet, tmp_path):
     config = fleet.hosts['mysql1']['keyring_component_config']
     before = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
@@ -108,8 +123,7 @@ def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next
     entry = report['hosts']['mysql1']
     assert entry['restarted'] is True and entry['resumed_interrupted_run'] is True, entry
     assert entry['keystore_after'] == DESTINATION and entry['verification'] == 'passed', entry
-    assert one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
-                               "WHERE STATUS_KEY = 'Data_file'"]) == DESTINATION
+    assert data_file(fleet) == DESTINATION
     assert sorted(one(fleet, MYSQL + ['SELECT key_id FROM performance_schema.keyring_keys']).split()) == key_ids
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
     assert one(fleet, ['find', '/run/keyops-mysql', '-type', 'f']) == ''
@@ -122,10 +136,9 @@ def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next
 @pytest.mark.parametrize('use_after', ['source', 'destination'])
 def test_a_server_on_neither_keystore_is_refused_before_any_change(fleet, tmp_path, use_after):
     # The previous test left the server on DESTINATION; SOURCE still exists. Copy SOURCE to a new keystore.
-    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
-                               "WHERE STATUS_KEY = 'Data_file'"])
+    uses = data_file(fleet)
     assert uses not in (SOURCE, SOURCE + '.neither')
-    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    before = untouched(fleet)
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': SOURCE},
                  'keyring_migration_destination': {'type': 'component_keyring_file', 'path': SOURCE + '.neither'},
                  'keyring_migration_use_after': use_after}
@@ -135,17 +148,14 @@ def test_a_server_on_neither_keystore_is_refused_before_any_change(fleet, tmp_pa
     assert report['result'] != 'success', report
     entry = report['hosts']['mysql1']
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
-    after = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
-    assert after == before
+    assert untouched(fleet) == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
 
 def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_before_any_change(fleet, tmp_path):
     # MySQL 9.7 has no keyring_file plugin: after such a switch the server would not start.
-    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
-                               "WHERE STATUS_KEY = 'Data_file'"])
-    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring']),
-              'my.cnf': one(fleet, ['cat', '/etc/mysql/my.cnf'])}
+    uses = data_file(fleet)
+    before = untouched(fleet, '/etc/mysql/my.cnf')
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
                  'keyring_migration_destination': {'type': 'keyring_file', 'path': '/var/lib/mysql-keyring/keyring'},
                  'keyring_migration_option_file': '/etc/mysql/my.cnf'}
@@ -154,16 +164,13 @@ def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_b
     assert re.search(r'the server is MySQL 9\.7\.\d+, which has no keyring_file plugin \(removed in 8\.4\)', res.stdout)
     entry = report['hosts']['mysql1']
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
-    after = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring']),
-             'my.cnf': one(fleet, ['cat', '/etc/mysql/my.cnf'])}
-    assert after == before
+    assert untouched(fleet, '/etc/mysql/my.cnf') == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
 
 def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(fleet, tmp_path):
-    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
-                               "WHERE STATUS_KEY = 'Data_file'"])
-    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    uses = data_file(fleet)
+    before = untouched(fleet)
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
                  'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.unpaused'},
                  'keyring_migration_pause_hosts': []}
@@ -172,17 +179,15 @@ def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(flee
     assert 'the server would be switched to the destination but is not in keyring_migration_pause_hosts' in res.stdout, res.stdout[-5000:]
     entry = report['hosts']['mysql1']
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
-    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
-            'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])} == before
+    assert untouched(fleet) == before
 
 
 def test_a_switch_that_would_rewrite_global_files_deferring_to_the_datadir_is_refused(fleet, tmp_path):
     # The sandbox's global manifest and configuration defer to the datadir's (read_local_manifest,
     # read_local_config), as on a host with one keystore per instance.
-    uses = one(fleet, MYSQL + ["SELECT STATUS_VALUE FROM performance_schema.keyring_component_status "
-                               "WHERE STATUS_KEY = 'Data_file'"])
+    uses = data_file(fleet)
     manifest, config = '/usr/sbin/mysqld.my', '/usr/lib/mysql/plugin/component_keyring_file.cnf'
-    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'files': one(fleet, ['cat', manifest, config])}
+    before = untouched(fleet, manifest, config)
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
                  'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.global'},
                  'keyring_migration_component_manifest': manifest, 'keyring_migration_component_config': config}
@@ -193,7 +198,7 @@ def test_a_switch_that_would_rewrite_global_files_deferring_to_the_datadir_is_re
     assert ("keyring_migration_component_manifest %s defers to the manifest in the data directory "
             "(read_local_manifest)" % manifest) in res.stdout
     assert report['hosts']['mysql1']['copied'] == 0
-    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'files': one(fleet, ['cat', manifest, config])} == before
+    assert untouched(fleet, manifest, config) == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
 
@@ -205,7 +210,7 @@ def test_two_inventory_names_for_one_server_are_refused_before_any_change(fleet,
     hosts['mysql1_alias'] = dict(hosts['mysql1'])
     aliased = tmp_path / 'inventory.yml'
     aliased.write_text(yaml.safe_dump(inventory))
-    before = {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']), 'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])}
+    before = untouched(fleet)
     res, recap, report = migrate(fleet, tmp_path, 'alias', '-i', str(aliased))
     assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
     address = hosts['mysql1']['ansible_host']
@@ -213,5 +218,4 @@ def test_two_inventory_names_for_one_server_are_refused_before_any_change(fleet,
         assert report['hosts'][name]['status'] == 'failed' and report['hosts'][name]['copied'] == 0
         assert 'the destination %s:%s is also written by %s' % (address, DESTINATION, other) in res.stdout
         assert re.search(r'server_uuid [0-9a-f-]{36} is shared with %s \(cloned servers' % other, res.stdout)
-    assert {'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
-            'keystores': one(fleet, ['ls', '-l', '/var/lib/mysql-keyring'])} == before
+    assert untouched(fleet) == before

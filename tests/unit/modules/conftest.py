@@ -18,6 +18,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.keyops.mysql.plugins.module_utils import mysql
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 
 
 def run_module(module, args, capsys):
@@ -46,6 +47,14 @@ class FakeServer:
         self.plugin = None
         self.keys = set()
         self.reload = None
+
+    def use_keystore(self, path):
+        """Give the server a component_keyring_file on `path`, whose reload lists the keys the file holds."""
+        self.component = ('component_keyring_file', path)
+
+        def reload(server):
+            server.keys = set((k.key_id, k.user_id) for k in open_keystore('component_keyring_file', path).load())
+        self.reload = reload
 
     def execute(self, sql):
         self.executed.append(sql)

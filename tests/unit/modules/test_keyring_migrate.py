@@ -264,17 +264,10 @@ def test_online_leaves_a_dba_pause_alone(files, fake_server, capsys, pause_marke
     assert rc == 0 and fake_server.keyring_operations is False and 'resumed_interrupted_pause' not in result
 
 
-def _reads_the_destination(files):
-    def reload(server):
-        server.keys = set((k.key_id, k.user_id) for k in open_keystore('component_keyring_file', files['destination']).load())
-    return reload
-
-
 def test_online_into_the_servers_own_keystore_reloads_its_keyring_after_the_resume(files, fake_server, capsys):
     # The server's component holds its keys in memory and rewrites the whole file at its next key write: without
     # a reload, the copied keys would be dropped from the file then.
-    fake_server.component = ('component_keyring_file', files['destination'])
-    fake_server.reload = _reads_the_destination(files)
+    fake_server.use_keystore(files['destination'])
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 0 and result['changed'] and result['keyring_reloaded'] is True
     assert result['queries'] == ['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON',
@@ -286,8 +279,7 @@ def test_online_into_the_servers_own_keystore_reloads_its_keyring_after_the_resu
 
 
 def test_online_into_the_servers_own_keystore_in_check_mode_only_lists_the_reload(files, fake_server, capsys):
-    fake_server.component = ('component_keyring_file', files['destination'])
-    fake_server.reload = _reads_the_destination(files)
+    fake_server.use_keystore(files['destination'])
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file='',
                                                    _ansible_check_mode=True), capsys)
     assert rc == 0 and result['changed'] and 'ALTER INSTANCE RELOAD KEYRING' in result['queries']
@@ -305,8 +297,7 @@ def test_online_reload_that_misses_copied_keys_fails_loudly_with_the_server_resu
 
 
 def test_online_reload_that_fails_says_to_restart_before_any_key_write(files, fake_server, capsys):
-    fake_server.component = ('component_keyring_file', files['destination'])
-    fake_server.reload = _reads_the_destination(files)
+    fake_server.use_keystore(files['destination'])
     fake_server.fail['ALTER INSTANCE RELOAD KEYRING'] = (4035, 'Keyring reload failed.')
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 1 and 'could not reload its keyring' in result['msg'] and 'restart it' in result['msg']
@@ -315,8 +306,7 @@ def test_online_reload_that_fails_says_to_restart_before_any_key_write(files, fa
 
 def test_online_into_a_keystore_a_dba_paused_server_uses_warns_to_restart(files, fake_server, capsys):
     fake_server.keyring_operations = False
-    fake_server.component = ('component_keyring_file', files['destination'])
-    fake_server.reload = _reads_the_destination(files)
+    fake_server.use_keystore(files['destination'])
     rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
     assert rc == 0 and result['changed'] and result['keyring_reloaded'] is False
     assert 'restart it before keyring_operations is set ON' in json.dumps(result['warnings'])

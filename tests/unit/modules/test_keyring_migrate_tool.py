@@ -257,12 +257,7 @@ def test_online_tool_run_resumes_a_server_the_tool_left_paused(env, capsys, fake
 
 def test_online_tool_run_into_the_servers_own_keystore_reloads_its_keyring(env, capsys, fake_server):
     # As on the native path: a server rewrites its whole keystore from memory at its next key write.
-    fake_server.component = ('component_keyring_file', env['destination'])
-
-    def reload(server):
-        server.keys = set((k.key_id, k.user_id) for k in open_keystore('component_keyring_file',
-                                                                       env['destination']).load())
-    fake_server.reload = reload
+    fake_server.use_keystore(env['destination'])
     args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']), online=True,
                  login_user='root', login_password='x-login-pw', max_keys_listed=1)
     rc, result = run_module(keyring_migrate, args, capsys)
