@@ -23,8 +23,9 @@ KEYSTORE_TYPES = {
 }
 
 
-def open_keystore(keystore_type, path, password=None):
-    """The Keystore object for a type name (see KEYSTORE_TYPES) and an absolute path. Nothing is read yet."""
+def open_keystore(keystore_type, path, password=None, follow=False):
+    """The Keystore object for a type name (see KEYSTORE_TYPES) and an absolute path. Nothing is read yet.
+    `follow`: a symbolic link at the path itself is followed if root owns it (else every link there is refused)."""
     try:
         cls = KEYSTORE_TYPES[keystore_type]
     except KeyError:
@@ -33,5 +34,5 @@ def open_keystore(keystore_type, path, password=None):
     if cls.needs_password:
         if not password:
             raise KeystoreError('a %s keystore needs its password' % keystore_type, path=path)
-        return cls(path, password=password)
-    return cls(path)
+        return cls(path, password=password, follow=follow)
+    return cls(path, follow=follow)

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import fcntl
 import grp
@@ -22,33 +23,17 @@ import threading
 import time
 
 from .faults import checkpoint
-from .model import ConcurrentWriterError, KeystoreError, KeystoreNotFoundError, WriteVerificationError
+from .model import ConcurrentWriterError, KeystoreError, WriteVerificationError
+from .safe_fs import locate, open_directory, read_file
 
 TEMP_SUFFIX = '.keyops-tmp'
+SELINUX_XATTR = 'security.selinux'
 
 
-def read_bytes(path):
-    """Read a whole file, opened read-only: a source keystore is never opened for writing."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOCTTY', 0))
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            raise KeystoreNotFoundError('no such file', path=path)
-        raise KeystoreError('cannot open for reading: %s' % exc.strerror, path=path)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise KeystoreError('not a regular file', path=path)
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b''.join(chunks)
-    except OSError as exc:
-        raise KeystoreError('cannot read: %s' % exc.strerror, path=path)
-    finally:
-        os.close(fd)
+def read_bytes(path, follow=False):
+    """Read a whole regular file, opened read-only and without following a link (safe_fs.read_file): a source
+    keystore is never opened for writing, and a link planted where a keystore should be is refused."""
+    return read_file(path, follow=follow)
 
 
 def resolve_uid(owner):
@@ -110,74 +95,81 @@ def unreachable_directory(path, uid, gid):
 class DirectoryLock:
     """An exclusive flock(2) on the keystore's directory, held for a whole read-modify-write.
 
-    Locking the directory rather than a lock file leaves nothing behind on disk, and it survives the rename
-    that replaces the keystore file (a lock on the file's old inode would not).
+    Locking the directory rather than a lock file leaves nothing behind on disk (no name the server's user could
+    plant a link at), and it survives the rename that replaces the keystore file (a lock on the file's old inode
+    would not). The directory is opened the safe way (safe_fs.open_directory).
     """
 
     def __init__(self, path, timeout=10.0):
         self.directory = os.path.dirname(os.path.abspath(path)) or '/'
         self.path = path
         self.timeout = timeout
-        self._fd = None
+        self._handle = None
 
     def __enter__(self):
-        try:
-            fd = os.open(self.directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_CLOEXEC', 0))
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise KeystoreNotFoundError('the directory %s does not exist' % self.directory, path=self.path)
-            raise KeystoreError('cannot open directory %s: %s' % (self.directory, exc.strerror), path=self.path)
+        handle = open_directory(self.directory, shown=self.path)
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK) or time.monotonic() >= deadline:
-                    os.close(fd)
+                    handle.close()
                     raise ConcurrentWriterError(
                         'another process holds the lock on %s (waited %.0f s)' % (self.directory, self.timeout),
                         path=self.path)
                 time.sleep(0.05)
-        self._fd = fd
+        self._handle = handle
         return self
 
     def __exit__(self, *exc_info):
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
+        if self._handle is not None:
+            self._handle.close()  # closing drops the flock
+            self._handle = None
         return False
 
 
-def fsync_directory(directory):
-    fd = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+def copy_security_context(from_fd, to_fd):
+    """Give the new file the SELinux context of the one it replaces, as Ansible's atomic_move does. Without
+    SELinux (no such attribute, or a file system without extended attributes) there is nothing to keep, and the
+    new file gets what the kernel gives any new file in the directory."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        context = os.getxattr(from_fd, SELINUX_XATTR)
+    except (OSError, AttributeError):
+        return
+    try:
+        os.setxattr(to_fd, SELINUX_XATTR, context)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
 
 
 class _TempFileWriter(threading.Thread):
-    """Writes, chowns, chmods, fsyncs and reads back the temp file, in a thread of its own when the caller has
-    the new bytes to check: the system calls release the GIL, so the check runs meanwhile instead of after
-    the disk. (Called with run() directly it is an ordinary function call.)"""
+    """Creates, writes, chowns, chmods, fsyncs and reads back the temp file, in a thread of its own when the caller
+    has the new bytes to check: the system calls release the GIL, so the check runs meanwhile instead of after the
+    disk. (Called with run() directly it is an ordinary function call.) Everything after the create goes through
+    the descriptor, so the server's user renaming or replacing the temp name meanwhile changes nothing we touch."""
 
-    def __init__(self, temp_path, data, uid, gid, mode):
+    def __init__(self, directory, temp_name, data, uid, gid, mode, context_fd):
         super(_TempFileWriter, self).__init__(name='keyops-temp-file-writer')
         self.daemon = True
-        self.temp_path = temp_path
+        self.directory = directory
+        self.temp_name = temp_name
         self.data = data
         self.uid = uid
         self.gid = gid
         self.mode = mode
+        self.context_fd = context_fd
         self.error = None
         self.read_back = None
+        self.identity = None
 
     def run(self):
         fd = None
         try:
             checkpoint('before_temp_write')
-            fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o600)
+            fd = self.directory.create(self.temp_name, 0o600)
             view = memoryview(self.data)
             while view:
                 view = view[os.write(fd, view):]
@@ -185,11 +177,13 @@ class _TempFileWriter(threading.Thread):
             if self.uid is not None or self.gid is not None:
                 os.fchown(fd, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
             os.fchmod(fd, self.mode)
+            if self.context_fd is not None:
+                copy_security_context(self.context_fd, fd)
             os.fsync(fd)
-            os.close(fd)
-            fd = None
             checkpoint('after_fsync')
-            self.read_back = read_bytes(self.temp_path)
+            self.read_back = read_back(fd, len(self.data))
+            st = os.fstat(fd)
+            self.identity = (st.st_dev, st.st_ino, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
         except BaseException as exc:       # handed to the caller's thread by raise_error()
             self.error = exc
         finally:
@@ -199,72 +193,100 @@ class _TempFileWriter(threading.Thread):
     def raise_error(self, path):
         """Raise what went wrong in the thread, or WriteVerificationError if the file did not read back as
         written."""
+        temp_path = self.directory.join(self.temp_name)
         if isinstance(self.error, OSError):
-            raise KeystoreError('cannot write temporary file %s: %s' % (self.temp_path, self.error.strerror),
+            raise KeystoreError('cannot write temporary file %s: %s' % (temp_path, self.error.strerror),
                                 path=path)
         if self.error is not None:
             raise self.error
         if self.read_back != self.data:
             raise WriteVerificationError(
                 'the temporary file %s did not read back as written (%d of %d bytes); nothing was changed'
-                % (self.temp_path, len(self.read_back), len(self.data)), path=path)
+                % (temp_path, len(self.read_back), len(self.data)), path=path)
 
 
-def write_atomically(path, data, mode=None, owner=None, group=None, verify=None):
+def read_back(fd, size):
+    """The file's bytes read again through its descriptor, from the start."""
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, max(size - offset, 0) + 1, offset)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def temp_name_for(name):
+    """A temp name no one can guess ahead: the server's user cannot plant anything at it in advance."""
+    return '.%s.%d.%s%s' % (name, os.getpid(), binascii.hexlify(os.urandom(6)).decode('ascii'), TEMP_SUFFIX)
+
+
+def write_atomically(path, data, mode=None, owner=None, group=None, verify=None, follow=False):
     """Replace `path` with `data` atomically; return the (uid, gid, mode) the file ends up with.
 
     Owner, group and mode apply to the temp file before the rename, so the keystore never exists, even for an
     instant, with the wrong owner or a wider mode. When the target exists and no value is given, its current
-    owner, group and mode are kept; a new file gets mode 0600 and the caller's owner. `verify(data)` must raise
-    to refuse the bytes; it runs while the temp file is written and fsynced, and the rename happens only after
-    both, and after the temp file read back equal to `data`.
-    """
-    directory = os.path.dirname(os.path.abspath(path)) or '/'
-    try:
-        current = os.stat(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise KeystoreError('cannot stat: %s' % exc.strerror, path=path)
-        current = None
-    uid = resolve_uid(owner)
-    gid = resolve_gid(group)
-    if current is not None:
-        uid = current.st_uid if uid is None else uid
-        gid = current.st_gid if gid is None else gid
-        mode = stat.S_IMODE(current.st_mode) if mode is None else mode
-    elif mode is None:
-        mode = 0o600
+    owner, group, mode (and SELinux context) are kept; a new file gets mode 0600 and the caller's owner.
+    `verify(data)` must raise to refuse the bytes; it runs while the temp file is written and fsynced, and the
+    rename happens only after both, and after the temp file read back equal to `data`.
 
-    temp_path = os.path.join(directory, '.%s.%d%s' % (os.path.basename(path), os.getpid(), TEMP_SUFFIX))
-    writer = _TempFileWriter(temp_path, data, uid, gid, mode)
+    The directory is opened the safe way and everything is done relative to it (safe_fs): an existing target
+    that is a symbolic link (unless `follow` and owned by root), a hard-linked file, a fifo or a device is
+    refused before anything is written.
+    """
+    directory, name = locate(path, follow=follow)
+    with directory:
+        current = directory.lstat(name)
+        current_fd = None
+        if current is not None:
+            current_fd = directory.open_file(name, single_link=True, st=current)
+        try:
+            uid = resolve_uid(owner)
+            gid = resolve_gid(group)
+            if current is not None:
+                uid = current.st_uid if uid is None else uid
+                gid = current.st_gid if gid is None else gid
+                mode = stat.S_IMODE(current.st_mode) if mode is None else mode
+            elif mode is None:
+                mode = 0o600
+            writer = _TempFileWriter(directory, temp_name_for(name), data, uid, gid, mode, current_fd)
+            _write_and_rename(directory, name, writer, verify, path)
+        finally:
+            if current_fd is not None:
+                os.close(current_fd)
+        try:
+            checkpoint('before_dir_fsync')
+            directory.fsync()
+        except OSError as exc:
+            raise KeystoreError('the keystore was replaced but its directory %s could not be synced: %s'
+                                % (directory.path, exc.strerror), path=path)
+        return writer.identity[2:]
+
+
+def _write_and_rename(directory, name, writer, verify, path):
     try:
         if verify is None:
             writer.run()            # nothing to do meanwhile: no thread
         else:
             writer.start()
             try:
-                verify(data)
+                verify(writer.data)
             finally:
                 writer.join()
         writer.raise_error(path)
         try:
-            os.rename(temp_path, path)
+            directory.rename(writer.temp_name, name)
         except OSError as exc:
-            raise KeystoreError('cannot rename %s over the keystore: %s' % (temp_path, exc.strerror), path=path)
+            raise KeystoreError('cannot rename %s over the keystore: %s'
+                                % (directory.join(writer.temp_name), exc.strerror), path=path)
         checkpoint('after_rename')
     except BaseException:
         # Includes KeyboardInterrupt: whatever stops us before the rename, the temp file goes (the writer has
-        # finished: it is joined before anything here can raise, except a failure to start it).
+        # finished: it is joined before anything here can raise, except a failure to start it). unlink removes
+        # the name itself, whatever the server's user may have put there.
         try:
-            os.unlink(temp_path)
+            directory.unlink(writer.temp_name)
         except OSError:
             pass
         raise
-    try:
-        checkpoint('before_dir_fsync')
-        fsync_directory(directory)
-    except OSError as exc:
-        raise KeystoreError('the keystore was replaced but its directory %s could not be synced: %s'
-                            % (directory, exc.strerror), path=path)
-    final = os.stat(path)
-    return final.st_uid, final.st_gid, stat.S_IMODE(final.st_mode)

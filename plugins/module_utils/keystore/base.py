@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
-import glob
 import hashlib
 import os
 import time
@@ -21,7 +20,6 @@ import time
 from .atomic import (
     TEMP_SUFFIX,
     DirectoryLock,
-    fsync_directory,
     read_bytes,
     resolve_gid,
     resolve_uid,
@@ -36,6 +34,7 @@ from .model import (
     KeystoreNotFoundError,
     WriteVerificationError,
 )
+from .safe_fs import locate, lstat_file, real_path
 
 # What the server does at its next start with a '<file>.backup' it finds (reported, never acted on here).
 BACKUP_NONE = 'none'
@@ -147,13 +146,16 @@ class Keystore:
     backup_action_when_valid = None   # BACKUP_ROLL_BACK or BACKUP_ROLL_FORWARD
     needs_password = False
 
-    def __init__(self, path, password=None):
+    def __init__(self, path, password=None, follow=False):
         if not path or not os.path.isabs(path):
             # A relative path resolves against whatever the working directory is: the classic way to
             # "migrate" an empty keystore (failure mode F7).
             raise KeystoreError('the keystore path must be absolute, got %r' % (path,))
         self.path = path
         self.password = password
+        # A symbolic link at the keystore's own path is refused unless the caller opted in, and then only a link
+        # owned by root is followed (safe_fs.locate). The .backup, temp and lock names are never followed.
+        self.follow = follow
         self.backup_path = path + '.backup'
         self.layout = None
         self._loaded = None          # (KeySet, sha256 of the bytes) of the last load
@@ -221,7 +223,7 @@ class Keystore:
                 'a backup file %s exists: %s. Decide which state is right, then move the backup away '
                 '(do not delete it blindly)' % (self.backup_path, backup.description), path=self.path)
         try:
-            data = read_bytes(self.path)
+            data = read_bytes(self.path, follow=self.follow)
         except KeystoreNotFoundError:
             if not (on_backup == ON_BACKUP_FOLLOW_SERVER and backup.server_action in RECOVERED_FROM_BACKUP):
                 raise
@@ -289,7 +291,7 @@ class Keystore:
         """A KeystoreState. Parse errors propagate: a report on a corrupt keystore must say it is corrupt."""
         backup = self.inspect_backup()
         try:
-            data = read_bytes(self.path)
+            data = read_bytes(self.path, follow=self.follow)
         except KeystoreNotFoundError:
             return KeystoreState(self.path, self.type_name, exists=False, backup=backup)
         decoded = self._decode_file(data, self.path)
@@ -305,13 +307,16 @@ class Keystore:
 
     def remove_stale_temp_files(self):
         # Under the lock no other writer is alive, so any temp file of ours here was left by a killed run.
-        name = glob.escape(os.path.basename(self.path))
-        pattern = os.path.join(os.path.dirname(self.path), '.%s.*%s' % (name, TEMP_SUFFIX))
-        for stale in glob.glob(pattern):
-            try:
-                os.unlink(stale)
-            except OSError:
-                pass
+        # unlink relative to the directory's descriptor removes the name itself, whatever it is.
+        directory, name = locate(real_path(self.path, follow=self.follow))
+        with directory:
+            prefix = '.%s.' % name
+            for stale in directory.listdir():
+                if stale.startswith(prefix) and stale.endswith(TEMP_SUFFIX):
+                    try:
+                        directory.unlink(stale)
+                    except OSError:
+                        pass
 
     def check_unique(self, keys):
         """Raise DuplicateKeyError if two keys share this format's signature."""
@@ -366,7 +371,7 @@ class Keystore:
                                          'nothing was written' % (self.backup_path, backup.description),
                                          path=self.path)
             try:
-                current = read_bytes(self.path)
+                current = read_bytes(self.path, follow=self.follow)
             except KeystoreNotFoundError:
                 current = None
             current_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
@@ -378,7 +383,7 @@ class Keystore:
             if (rendered is not None and rendered.base_sha256 == current_sha256 and not backup.present
                     and (rendered.keys is keys or rendered.keys == keys)):
                 uid, gid, final_mode = write_atomically(self.path, rendered.data, mode=mode, owner=owner,
-                                                        group=group)
+                                                        group=group, follow=self.follow)
                 return self._written(rendered.decoded, rendered.data, current, uid, gid, final_mode, backup)
             if current is not None:
                 existing = self._decode_file(current, self.path)
@@ -398,7 +403,7 @@ class Keystore:
 
             if (existing is not None and not backup.present and list(existing.keys) == keys
                     and self._attributes_match(owner, group, mode)):
-                st = os.stat(self.path)
+                st = lstat_file(self.path, follow=self.follow)
                 return WriteResult(self.path, False, False, len(keys), st.st_uid, st.st_gid, st.st_mode & 0o7777,
                                    current_sha256)
 
@@ -412,7 +417,7 @@ class Keystore:
                 verified.append(decoded)
 
             uid, gid, final_mode = write_atomically(self.path, data, mode=mode, owner=owner, group=group,
-                                                    verify=verify)
+                                                    verify=verify, follow=self.follow)
             # The file holds exactly `data` (write_atomically read it back): its decoding is the one to keep.
             decoded = verified[0] if verified else self._decode_file(data, self.path)
             return self._written(decoded, data, current, uid, gid, final_mode, backup)
@@ -429,8 +434,10 @@ class Keystore:
     def _set_aside_backup(self):
         aside = '%s.keyops-%s' % (self.backup_path, time.strftime('%Y%m%dT%H%M%SZ', time.gmtime()))
         try:
-            os.rename(self.backup_path, aside)
-            fsync_directory(os.path.dirname(self.path) or '/')
+            directory, name = locate(self.backup_path)
+            with directory:
+                directory.rename(name, os.path.basename(aside))     # renames the name itself, whatever it is
+                directory.fsync()
         except OSError as exc:
             raise KeystoreError('the keystore was written, but its backup %s could not be moved to %s (%s): move '
                                 'it away by hand before the server restarts, or the server will undo the write'
@@ -438,7 +445,7 @@ class Keystore:
         return aside
 
     def _attributes_match(self, owner, group, mode):
-        st = os.stat(self.path)
+        st = lstat_file(self.path, follow=self.follow)
         uid, gid = resolve_uid(owner), resolve_gid(group)
         return ((uid is None or uid == st.st_uid) and (gid is None or gid == st.st_gid)
                 and (mode is None or mode == st.st_mode & 0o7777))
@@ -452,7 +459,7 @@ class _ReentrantLock:
     def __enter__(self):
         ks = self.keystore
         if ks._lock_depth == 0:
-            ks._lock = DirectoryLock(ks.path, self.timeout).__enter__()
+            ks._lock = DirectoryLock(real_path(ks.path, follow=ks.follow), self.timeout).__enter__()
         ks._lock_depth += 1
         return ks
 

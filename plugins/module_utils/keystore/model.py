@@ -236,6 +236,12 @@ class KeystoreNotFoundError(KeystoreError):
     hint = 'Check the path (it must be absolute) and that the keystore lives on this host'
 
 
+class UnsafePathError(KeystoreError):
+    """A path the collection will not act on: a symbolic link, a hard-linked file, a fifo, a socket or a device where
+    a keystore, configuration file or directory should be (see safe_fs: directories the server's user can write
+    are untrusted)."""
+
+
 class BackupPresentError(KeystoreError):
     """A '<file>.backup' exists; the server would replace the main file with it at its next start."""
 
