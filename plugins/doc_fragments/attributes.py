@@ -35,5 +35,12 @@ attributes:
 options: {}
 attributes:
   safe_file_operations:
-    description: Uses Ansible's strict file operation functions to ensure proper permissions and avoid data corruption.
+    description:
+      - Treats directories other users can write (the server's keystore directory) as hostile. Directories are
+        opened one component at a time without following a symbolic link that neither root nor the user running
+        the module owns; files are opened, created, renamed and changed relative to that descriptor, with
+        C(O_NOFOLLOW), and owner and mode are set through the file descriptor. A symbolic link, a hard-linked
+        file, a fifo, a socket or a device where a file is expected is refused with an error naming it.
+      - Files are replaced atomically (temp file in the same directory, fsync, read back, rename, directory
+        fsync), keeping the replaced file's owner, mode and SELinux context.
 '''

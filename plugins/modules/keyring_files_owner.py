@@ -20,7 +20,11 @@ options:
   path:
     description:
       - Keyring data files and/or directories. For every file, a C(<file>.backup) beside it is included too.
-      - Symbolic links are followed; the results report the real path.
+      - Each is changed itself, never through a symbolic link. A link at a listed path or at its C(.backup) is
+        refused with an error naming it, unless it is a listed path, O(follow=true) and root owns the link.
+        Directories on the way are opened one by one; a link among them is followed only if root owns it.
+      - A regular file with more than one hard link is refused (another name could be a file the server's user
+        wants to take over). Nothing is changed when anything is refused.
     type: list
     elements: path
     required: true
@@ -41,7 +45,10 @@ options:
     type: raw
     default: '0750'
   recurse:
-    description: Also apply to everything inside the listed directories.
+    description:
+      - Also apply to everything inside the listed directories.
+      - Recursion never leaves the named tree and never crosses or changes a symbolic link; links, fifos, sockets
+        and device nodes inside are skipped with a warning (and listed in RV(skipped)).
     type: bool
     default: false
   missing:
@@ -50,6 +57,13 @@ options:
     type: str
     choices: [fail, ignore]
     default: fail
+  follow:
+    description:
+      - Follow a symbolic link at a listed path when root owns the link, and change the file it points to. Links
+        owned by anyone else are always refused, and so is a link at a C(.backup) sibling.
+      - Set it only for links an administrator created on purpose.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keyops.mysql.attributes
   - keyops.mysql.attributes.files
@@ -61,8 +75,10 @@ attributes:
   idempotent:
     support: full
   safe_file_operations:
-    support: none
-    details: It changes ownership and mode in place; file contents are never touched.
+    support: full
+    details:
+      - It changes ownership and mode in place, through a descriptor opened without following links (fchown,
+        fchmod), after every target was checked; file contents are never touched.
 author:
   - keyops.mysql developers (@keyops)
 '''
@@ -89,6 +105,13 @@ files:
       changed: true
       before: {owner: root, group: root, mode: '0600'}
       after: {owner: mysql, group: mysql, mode: '0640'}
+skipped:
+  description: What O(recurse) left alone (symbolic links, fifos, sockets, devices), with why.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {path: /var/lib/mysql-keyring/old, kind: a symbolic link, reason: recursion never follows a link nor changes one}
 missing:
   description: Listed paths that did not exist (with O(missing=ignore)).
   returned: always
@@ -102,7 +125,13 @@ import pwd
 import stat
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import resolve_gid, resolve_uid
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, UnsafePathError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import (
+    check_regular,
+    kind_of,
+    locate,
+    set_owner_and_mode,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
 
 
@@ -118,7 +147,29 @@ def describe(st):
                 mode='%04o' % stat.S_IMODE(st.st_mode))
 
 
+class Target:
+    """One file or directory to fix, held open: the change goes through this descriptor, so renaming or replacing
+    the name after it was checked changes nothing we touch."""
+
+    def __init__(self, path, fd, st):
+        self.path = path
+        self.fd = fd
+        self.st = st
+
+    @property
+    def is_dir(self):
+        return stat.S_ISDIR(self.st.st_mode)
+
+
 class OwnershipFixer:
+    """Every target is opened and checked before anything changes (a refused one fails the task with nothing
+    changed), then fixed through its descriptor (fchown, fchmod).
+
+    Keystore directories belong to the server's OS user, who may plant anything there: a symbolic link named in
+    `path` (or at a .backup sibling) is refused unless `follow` and owned by root; recursion never crosses a link
+    and skips, with a warning, links, fifos, sockets and devices; a regular file with more than one hard link is
+    refused."""
+
     def __init__(self, module):
         self.module = module
         p = module.params
@@ -126,56 +177,102 @@ class OwnershipFixer:
         self.gid = resolve_gid(p['group'])
         self.file_mode = parse_mode(p['mode'], 'mode')
         self.directory_mode = parse_mode(p['directory_mode'], 'directory_mode')
+        self.targets = []
         self.seen = set()
-        module.result.update(files=[], missing=[])
+        module.result.update(files=[], missing=[], skipped=[])
 
-    def targets(self):
-        """Real paths to fix, in a stable order: each listed path, its .backup sibling, and with recurse, the
-        contents of listed directories."""
-        for listed in self.module.params['path']:
-            if not os.path.exists(listed):
+    def add(self, target):
+        key = (target.st.st_dev, target.st.st_ino)
+        if key in self.seen:
+            os.close(target.fd)
+            return
+        self.seen.add(key)
+        self.targets.append(target)
+
+    def skip(self, path, st, why):
+        self.module.result['skipped'].append(dict(path=path, kind=kind_of(st.st_mode), reason=why))
+        self.module.warn('%s: skipped, it is %s (%s)' % (path, kind_of(st.st_mode), why))
+
+    def open_listed(self, listed):
+        directory, name = locate(listed, follow=self.module.params['follow'])
+        with directory:
+            st = directory.lstat(name)
+            if st is None:
                 if self.module.params['missing'] == 'fail':
                     raise KeystoreError('no such file or directory; check the path, or set missing: ignore',
                                         path=listed)
                 self.module.result['missing'].append(listed)
-                continue
-            yield listed
-            if os.path.isdir(listed):
+                return
+            if stat.S_ISDIR(st.st_mode):
+                sub = directory.subdirectory(name)
+                self.add(Target(listed, sub.fd, os.fstat(sub.fd)))
                 if self.module.params['recurse']:
-                    for root, dirs, files in os.walk(listed):
-                        dirs.sort()
-                        for name in sorted(dirs) + sorted(files):
-                            yield os.path.join(root, name)
-            elif os.path.exists(listed + '.backup'):
-                yield listed + '.backup'
+                    self.open_tree(sub)
+                return
+            self.add(self.open_file(directory, name, listed, st))
+            backup = directory.lstat(name + '.backup')
+            if backup is not None:
+                self.add(self.open_file(directory, name + '.backup', listed + '.backup', backup))
 
-    def fix(self, path):
-        real = os.path.realpath(path)
-        if real in self.seen:
-            return
-        self.seen.add(real)
-        st = os.stat(real)
-        is_dir = stat.S_ISDIR(st.st_mode)
-        want_mode = self.directory_mode if is_dir else self.file_mode
+    def open_file(self, directory, name, path, st):
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePathError('is a symbolic link owned by %s; nothing was changed: remove it, or name the file '
+                                  'it points to (or set follow: true if root created it on purpose)'
+                                  % _name(pwd.getpwuid, st.st_uid), path=path)
+        check_regular(path, st, single_link=True)
+        fd = directory.open_file(name, single_link=True, st=st)
+        return Target(path, fd, os.fstat(fd))
+
+    def open_tree(self, top):
+        """Everything below the open directory `top`, depth first in name order, never through a link."""
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            subdirectories = []
+            for name in sorted(directory.listdir()):
+                st = directory.lstat(name)
+                path = directory.join(name)
+                if st is None:
+                    continue                         # removed meanwhile
+                if stat.S_ISDIR(st.st_mode):
+                    sub = directory.subdirectory(name)
+                    self.add(Target(path, sub.fd, os.fstat(sub.fd)))
+                    subdirectories.append(sub)
+                elif stat.S_ISREG(st.st_mode):
+                    self.add(self.open_file(directory, name, path, st))
+                elif stat.S_ISLNK(st.st_mode):
+                    self.skip(path, st, 'recursion never follows a link nor changes one')
+                else:
+                    self.skip(path, st, 'only regular files and directories are changed')
+            stack.extend(reversed(subdirectories))
+
+    def fix(self, target):
+        st = target.st
+        want_mode = self.directory_mode if target.is_dir else self.file_mode
         before = describe(st)
         changed = (st.st_uid != self.uid or st.st_gid != self.gid or stat.S_IMODE(st.st_mode) != want_mode)
         if changed and not self.module.check_mode:
             try:
-                os.chown(real, self.uid, self.gid)
-                os.chmod(real, want_mode)
+                set_owner_and_mode(target.fd, target.path, st, self.uid, self.gid, want_mode)
             except OSError as exc:
                 raise KeystoreError('cannot change owner or mode: %s (run the task as root, with become)'
-                                    % exc.strerror, path=real)
+                                    % exc.strerror, path=target.path)
         after = dict(owner=_name(pwd.getpwuid, self.uid), group=_name(grp.getgrgid, self.gid),
                      mode='%04o' % want_mode) if changed else before
-        self.module.result['files'].append(dict(path=real, state='directory' if is_dir else 'file',
+        self.module.result['files'].append(dict(path=target.path, state='directory' if target.is_dir else 'file',
                                                 changed=changed, before=before, after=after))
         if changed:
             self.module.result['changed'] = True
 
     def run(self):
-        for path in list(self.targets()):
-            self.fix(path)
+        try:
+            for listed in self.module.params['path']:
+                self.open_listed(listed)
+            for target in self.targets:
+                self.fix(target)
+        finally:
+            for target in self.targets:
+                os.close(target.fd)
         if self.module._diff:
             changed = [f for f in self.module.result['files'] if f['changed']]
             self.module.result['diff'] = dict(before=dict((f['path'], f['before']) for f in changed),
@@ -192,6 +289,7 @@ def main():
             directory_mode=dict(type='raw', default='0750'),
             recurse=dict(type='bool', default=False),
             missing=dict(type='str', default='fail', choices=['fail', 'ignore']),
+            follow=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
