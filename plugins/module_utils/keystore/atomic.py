@@ -32,8 +32,9 @@ SELINUX_XATTR = 'security.selinux'
 
 def read_bytes(path, follow=False):
     """Read a whole regular file, opened read-only and without following a link (safe_fs.read_file): a source
-    keystore is never opened for writing, and a link planted where a keystore should be is refused."""
-    return read_file(path, follow=follow)
+    keystore is never opened for writing, and a link, a hard-linked file, a fifo or a device planted where a
+    keystore should be is refused."""
+    return read_file(path, follow=follow, single_link=True)
 
 
 def resolve_uid(owner):
