@@ -281,12 +281,13 @@ class Invocation:
     def prepare(self, uid=None, gid=None):
         """Make the private work directory and write the files; return the argv to run.
 
-        The work directory is handed to the tool's OS user (uid, gid), who can then put anything in it, links
-        included. So every file is created (O_EXCL|O_NOFOLLOW), written, and chowned through its descriptor while
-        the directory is still root's and closed to everyone, and the directory itself is handed over last, again
-        through its descriptor. It sits in a holder directory that stays root's: the tool's user cannot rename the
-        work directory away and put a link at its path, so the paths on the command line keep naming what was
-        prepared here, and what is left of a killed run stays recognisably ours (remove_orphan_workdirs).
+        The tool's OS user (uid, gid) may read the work tree, never write it: every directory and file stays root's,
+        readable by the tool's group only (0750, 0640). The migration server reads tool.cnf as root before it
+        drops to that user (an option written there by the user, --user=root say, would run the whole migration as
+        root), and its datadir, the work directory, would be read as root for persisted variables; the tool's user
+        could otherwise also plant links in it. Every file is created (O_EXCL|O_NOFOLLOW), written and chmodded
+        through its descriptor. The work directory sits in a holder directory of its own (root's, 0711), so what is
+        left of a killed run stays recognisably ours (remove_orphan_workdirs).
         """
         remove_orphan_workdirs()
         files = self.files()
@@ -320,8 +321,8 @@ MAX_REMOVE_DEPTH = 32
 
 
 class _WorkTree:
-    """<tmp>/keyops-tool-<pid>-<random>/ (root's, 0711 once handed over) holding the work directory of the same
-    name (the tool user's, 0700). Both, and the temp directory, stay open from creation to removal: everything
+    """<tmp>/keyops-tool-<pid>-<random>/ (root's, 0711 once the tool's user must get through) holding the work
+    directory of the same name (root's, readable by the tool's group: 0750, files 0640). Both, and the temp directory, stay open from creation to removal: everything
     is done through these descriptors, never by resolving the path again."""
 
     def __init__(self, parent, name, holder):
@@ -360,7 +361,8 @@ class _WorkTree:
             raise
 
     def fill(self, files, uid, gid):
-        """Write the files (and their subdirectories) and hand them to uid/gid, then the work directory."""
+        """Write the files (and their subdirectories), readable by the tool's group gid, then open the work
+        directory to that group. uid only says whether the tool runs as another user at all."""
         by_directory = {}
         for relative, text in files.items():
             folder, name = os.path.split(relative)
@@ -374,14 +376,13 @@ class _WorkTree:
                     directory = work
                 try:
                     for name, text in sorted(by_directory[folder]):
-                        _write_new_file(directory, name, text.encode('utf-8'), uid, gid)
+                        _write_new_file(directory, name, text.encode('utf-8'), gid)
                     if directory is not work:
-                        _hand_over(directory.fd, uid, gid, 0o700)
+                        _hand_over(directory.fd, gid, 0o750)
                 finally:
                     if directory is not work:
                         directory.close()
-            # Last: from here on the tool's user can change what is in it.
-            _hand_over(work.fd, uid, gid, 0o700)
+            _hand_over(work.fd, gid, 0o750)
         if uid is not None:
             # The tool's user must get through to the work directory; listing the holder shows it nothing more.
             os.fchmod(self.holder.fd, 0o711)
@@ -408,22 +409,25 @@ def _check_temp_directory(directory):
                               path=directory.path)
 
 
-def _write_new_file(directory, name, data, uid, gid):
+def _write_new_file(directory, name, data, gid):
     fd = directory.create(name, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        _hand_over(fd, uid, gid, 0o600)
+        _hand_over(fd, gid, 0o640)
     finally:
         os.close(fd)
 
 
-def _hand_over(fd, uid, gid, mode):
-    """chmod, and chown to the tool's user if there is one, through the descriptor."""
+def _hand_over(fd, gid, mode):
+    """Let the tool's group read (never write) it: the owner stays root; chmod and chown through the descriptor.
+    Without a tool group (the tool runs as us) the mode is narrowed to the owner's bits."""
+    if gid is None:
+        mode &= 0o700
     os.fchmod(fd, mode)
-    if uid is not None or gid is not None:
-        os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+    if gid is not None:
+        os.fchown(fd, -1, gid)
 
 
 def _remove_contents(directory, depth):

@@ -129,7 +129,7 @@ def plant_everything(directory, victim):
 
 # ---- the work directory ------------------------------------------------------------------------------------------
 
-def test_every_file_is_written_before_the_work_directory_is_handed_over(tmpdir_):
+def test_the_tool_user_can_read_the_work_tree_and_never_write_it(tmpdir_):
     invocation = mmk_invocation()
     invocation.prepare(uid=NOBODY, gid=NOBODY)
     workdir = invocation.workdir
@@ -139,11 +139,11 @@ def test_every_file_is_written_before_the_work_directory_is_handed_over(tmpdir_)
         # The holder stays root's: the tool's user cannot rename the work directory and put a link at its path.
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o711) and os.path.dirname(holder) == tmpdir_
         assert os.listdir(holder) == [os.path.basename(workdir)]
-        for path, mode in ((workdir, 0o700), (os.path.join(workdir, 'source'), 0o700),
-                           (os.path.join(workdir, 'destination'), 0o700), (os.path.join(workdir, 'tool.cnf'), 0o600),
-                           (os.path.join(workdir, 'destination', 'component_keyring_encrypted_file.cnf'), 0o600)):
+        for path, mode in ((workdir, 0o750), (os.path.join(workdir, 'source'), 0o750),
+                           (os.path.join(workdir, 'destination'), 0o750), (os.path.join(workdir, 'tool.cnf'), 0o640),
+                           (os.path.join(workdir, 'destination', 'component_keyring_encrypted_file.cnf'), 0o640)):
             st = os.lstat(path)
-            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (NOBODY, NOBODY, mode), path
+            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, NOBODY, mode), path
         with open(os.path.join(workdir, 'destination', 'component_keyring_encrypted_file.cnf')) as f:
             assert SECRET in f.read()
     finally:
@@ -178,7 +178,8 @@ def test_cleanup_wipes_our_files_and_never_follows_what_the_tool_user_planted(tm
     # An open descriptor of our option file shows whether it was wiped before it was unlinked.
     ours = os.open(os.path.join(workdir, 'tool.cnf'), os.O_RDONLY)
     try:
-        # The server's user owns the work directory: it replaces names we wrote, and adds its own.
+        # Defence in depth: the work tree is root's now, but whatever cleanup finds there (names replaced, others
+        # added) is never followed.
         os.rename(os.path.join(workdir, 'tool.cnf'), os.path.join(workdir, 'tool.cnf.moved'))
         plant_link(victim.path, os.path.join(workdir, 'tool.cnf'))
         plant_everything(workdir, victim)
