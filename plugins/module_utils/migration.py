@@ -18,6 +18,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults impor
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
     resolve_gid,
     resolve_uid,
+    keep_copy,
     unreachable_directory,
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import (
@@ -30,6 +31,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
     migrate,
     prepare_migration,
 )
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file, real_path
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool
@@ -94,13 +96,13 @@ class KeyringMigration:
 
     def keystore(self, name):
         spec = self.params[name]
-        return open_keystore(spec['type'], spec['path'], spec.get('password'))
+        return open_keystore(spec['type'], spec['path'], spec.get('password'), follow=spec.get('follow'))
 
     def file_attributes(self, source, destination):
         """owner, group, mode to pass to the write: explicit ones, plus the defaults for a new file."""
         owner, group, mode = self.params['owner'], self.params['group'], parse_mode(self.params['mode'])
-        if not os.path.exists(destination.path):
-            st = os.stat(source.path)
+        if lstat_file(destination.path, follow=destination.follow) is None:
+            st = lstat_file(source.path, follow=source.follow)
             owner = st.st_uid if owner is None else owner
             group = st.st_gid if group is None else group
             mode = DEFAULT_NEW_FILE_MODE if mode is None else mode
@@ -109,8 +111,8 @@ class KeyringMigration:
     @staticmethod
     def check_reachable(destination, owner, group):
         """Refuse to write a keystore its owner (the server's OS user) could not reach."""
-        if os.path.exists(destination.path) and owner is None:
-            st = os.stat(destination.path)
+        st = lstat_file(destination.path, follow=destination.follow)
+        if st is not None and owner is None:
             uid, gid = st.st_uid, st.st_gid
         else:
             uid, gid = resolve_uid(owner), resolve_gid(group)
@@ -171,7 +173,7 @@ class KeyringMigration:
                 self.module.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
                                  'method native' % (name, name))
         source, destination = self.keystore('source'), self.keystore('destination')
-        if not os.path.exists(source.path):
+        if lstat_file(source.path, follow=source.follow) is None:
             # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
             raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
         try:
@@ -261,9 +263,9 @@ class KeyringMigration:
         A server holds its keyring in memory and rewrites the whole file at its next key write: one whose keyring
         is the destination must read the copied keys before then, or they are dropped from the file. A component
         can be told to (ALTER INSTANCE RELOAD KEYRING); a plugin cannot."""
-        target = os.path.realpath(destination_path)
+        target = real_path(destination_path, follow=True)
         for name, data_file in session.active_keyrings():
-            if data_file and os.path.realpath(data_file) == target:
+            if data_file and real_path(data_file, follow=True) == target:
                 if not name.startswith('component_'):
                     raise KeystoreError(
                         'the server uses the destination keystore through the %s plugin, which cannot reload it: '
@@ -296,7 +298,7 @@ class KeyringMigration:
         listed = session.key_identities()
         missing = [identity for identity in copied if identity not in listed]
         data_file = dict(session.active_keyrings()).get(keyring)
-        if missing or not data_file or os.path.realpath(data_file) != os.path.realpath(destination_path):
+        if missing or not data_file or real_path(data_file, follow=True) != real_path(destination_path, follow=True):
             raise MysqlError('%s reloaded its keyring, but it lists %d of the %d copied keys and uses %s: a key '
                              'written between the resume and the reload rewrote %s from memory, or the '
                              'component\'s configuration names another keystore. Re-run this task now (the source '
@@ -333,11 +335,12 @@ class KeyringMigration:
 
     def copy(self, source, destination, prepared=None):
         owner, group, mode = self.file_attributes(source, destination)
-        created = not os.path.exists(destination.path)
+        created = lstat_file(destination.path, follow=destination.follow) is None
 
         def keep_previous(plan):
             if self.params['backup'] and not created:
-                self.result['backup_file'] = self.module.backup_local(destination.path)
+                # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
+                self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
 
         try:
             plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,

@@ -27,18 +27,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import hashlib
 import json
 import os
 import re
-import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
 
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import (
+    KeystoreError, KeystoreNotFoundError, UnsafePathError)
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import (
+    check_regular, locate, lstat_file, open_directory, read_descriptor, read_file, real_path)
 
 # Keystore formats the collection reads and writes itself.
 NATIVE_TYPES = ('keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file')
@@ -167,6 +171,7 @@ class Invocation:
         self.connection = connection or {}
         self.online = online
         self.workdir = None
+        self._tree = None
         check_options(source, 'source')
         check_options(destination, 'destination')
         if online and not self.connection:
@@ -274,23 +279,25 @@ class Invocation:
         return [str(v) for v in values if v not in (None, '')]
 
     def prepare(self, uid=None, gid=None):
-        """Make the private work directory and write the files; return the argv to run."""
+        """Make the private work directory and write the files; return the argv to run.
+
+        The tool's OS user (uid, gid) may read the work tree, never write it: every directory and file stays root's,
+        readable by the tool's group only (0750, 0640). The migration server reads tool.cnf as root before it
+        drops to that user (an option written there by the user, --user=root say, would run the whole migration as
+        root), and its datadir, the work directory, would be read as root for persisted variables; the tool's user
+        could otherwise also plant links in it. Every file is created (O_EXCL|O_NOFOLLOW), written and chmodded
+        through its descriptor. The work directory sits in a holder directory of its own (root's, 0711), so what is
+        left of a killed run stays recognisably ours (remove_orphan_workdirs).
+        """
         remove_orphan_workdirs()
-        self.workdir = tempfile.mkdtemp(prefix='%s%d-' % (WORKDIR_PREFIX, os.getpid()))
-        os.chmod(self.workdir, 0o700)
-        for relative, text in sorted(self.files().items()):
-            path = os.path.join(self.workdir, relative)
-            if not os.path.isdir(os.path.dirname(path)):
-                os.mkdir(os.path.dirname(path), 0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, 'w') as f:
-                f.write(text)
-        if uid is not None:
-            # The tool reads these after it dropped to the server's OS user.
-            for directory, _dirs, names in os.walk(self.workdir):
-                os.chown(directory, uid, gid)
-                for name in names:
-                    os.chown(os.path.join(directory, name), uid, gid)
+        files = self.files()
+        self._tree = _WorkTree.create()
+        try:
+            self._tree.fill(files, uid, gid)
+        except BaseException:
+            self.cleanup()
+            raise
+        self.workdir = self._tree.workdir
         argv = self.argv(self.workdir)
         leaked = [s for s in self.secrets() if any(s in arg for arg in argv)]
         if leaked:   # cannot happen by construction; never run a command line that would show a secret in ps
@@ -299,52 +306,237 @@ class Invocation:
         return argv
 
     def cleanup(self):
-        if self.workdir and os.path.isdir(self.workdir):
-            remove_workdir(self.workdir)
+        tree, self._tree = self._tree, None
         self.workdir = None
+        if tree is not None:
+            tree.remove()
 
 
 WORKDIR_PREFIX = 'keyops-tool-'
+# The secrets we write are a few hundred bytes; a file the tool's user grew to gigabytes is not wiped in full.
+WIPE_LIMIT = 16 << 20
+# How deep the removal descends into what the tool's user may have built in the work directory (each level holds
+# a descriptor open); anything deeper is left, and keeps its parent from being removed.
+MAX_REMOVE_DEPTH = 32
 
 
-def remove_workdir(workdir):
-    # Overwrite secrets before unlinking: the directory may sit on a disk, not a tmpfs.
-    for directory, _dirs, names in os.walk(workdir):
-        for name in names:
-            path = os.path.join(directory, name)
-            try:
-                size = os.path.getsize(path)
-                with open(path, 'r+b') as f:
-                    f.write(b'\0' * size)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError:
-                pass
-    shutil.rmtree(workdir, ignore_errors=True)
+class _WorkTree:
+    """<tmp>/keyops-tool-<pid>-<random>/ (root's, 0711 once the tool's user must get through) holding the work
+    directory of the same name (root's, readable by the tool's group: 0750, files 0640). Both, and the temp directory, stay open from creation to removal: everything
+    is done through these descriptors, never by resolving the path again."""
+
+    def __init__(self, parent, name, holder):
+        self.parent = parent          # the temp directory
+        self.name = name
+        self.holder = holder
+        self.workdir = holder.join(name)
+
+    @classmethod
+    def create(cls):
+        parent = open_directory(os.path.abspath(tempfile.gettempdir()))
+        try:
+            _check_temp_directory(parent)
+            for _attempt in range(100):
+                name = '%s%d-%s' % (WORKDIR_PREFIX, os.getpid(), binascii.hexlify(os.urandom(6)).decode('ascii'))
+                try:
+                    # mkdir never follows a link: one planted at this name makes it fail, and we pick another.
+                    parent.mkdir(name, 0o700)
+                except OSError as exc:
+                    if exc.errno == errno.EEXIST:
+                        continue
+                    raise KeystoreError('cannot create the tool\'s work directory: %s' % exc.strerror,
+                                        path=parent.join(name))
+                holder = parent.subdirectory(name)
+                tree = cls(parent, name, holder)
+                try:
+                    os.fchmod(holder.fd, 0o700)      # exactly, whatever the umask
+                    holder.mkdir(name, 0o700)
+                except BaseException:
+                    tree.remove()
+                    raise
+                return tree
+            raise KeystoreError('cannot find a free name for the tool\'s work directory', path=parent.path)
+        except BaseException:
+            parent.close()
+            raise
+
+    def fill(self, files, uid, gid):
+        """Write the files (and their subdirectories), readable by the tool's group gid, then open the work
+        directory to that group. uid only says whether the tool runs as another user at all."""
+        by_directory = {}
+        for relative, text in files.items():
+            folder, name = os.path.split(relative)
+            by_directory.setdefault(folder, []).append((name, text))
+        with self.holder.subdirectory(self.name) as work:
+            for folder in sorted(by_directory):
+                if folder:
+                    work.mkdir(folder, 0o700)
+                    directory = work.subdirectory(folder)
+                else:
+                    directory = work
+                try:
+                    for name, text in sorted(by_directory[folder]):
+                        _write_new_file(directory, name, text.encode('utf-8'), gid)
+                    if directory is not work:
+                        _hand_over(directory.fd, gid, 0o750)
+                finally:
+                    if directory is not work:
+                        directory.close()
+            _hand_over(work.fd, gid, 0o750)
+        if uid is not None:
+            # The tool's user must get through to the work directory; listing the holder shows it nothing more.
+            os.fchmod(self.holder.fd, 0o711)
+
+    def remove(self):
+        """Wipe and remove both directories; best effort (what cannot be removed is left, never followed)."""
+        try:
+            _remove_contents(self.holder, 0)
+            _remove_directory(self.parent, self.name, self.holder)
+        finally:
+            self.holder.close()
+            self.parent.close()
+
+
+def _check_temp_directory(directory):
+    """The holder's name must stay ours: in a directory others can write, only the sticky bit (as on /tmp) keeps
+    them from renaming it away and putting a link in its place."""
+    st = os.fstat(directory.fd)
+    writable_by_others = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0)
+    if st.st_uid not in (0, os.geteuid()) or (writable_by_others and not st.st_mode & stat.S_ISVTX):
+        raise UnsafePathError('is the temporary directory, but another user can rename what is in it (mode %04o, '
+                              'owner uid %d, no sticky bit); set TMPDIR to a directory only root can write, or '
+                              'one with the sticky bit like /tmp' % (stat.S_IMODE(st.st_mode), st.st_uid),
+                              path=directory.path)
+
+
+def _write_new_file(directory, name, data, gid):
+    fd = directory.create(name, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        _hand_over(fd, gid, 0o640)
+    finally:
+        os.close(fd)
+
+
+def _hand_over(fd, gid, mode):
+    """Let the tool's group read (never write) it: the owner stays root; chmod and chown through the descriptor.
+    Without a tool group (the tool runs as us) the mode is narrowed to the owner's bits."""
+    if gid is None:
+        mode &= 0o700
+    os.fchmod(fd, mode)
+    if gid is not None:
+        os.fchown(fd, -1, gid)
+
+
+def _remove_contents(directory, depth):
+    """Remove everything in `directory`, wiping regular files first: the work directory may sit on a disk, not a
+    tmpfs. The tool's user may have put anything here, so nothing is followed: a link, fifo, socket or device is
+    only unlinked, a subdirectory is opened O_NOFOLLOW relative to its parent, and a file is wiped only through a
+    descriptor opened O_WRONLY|O_NOFOLLOW|O_NONBLOCK on what lstat showed to be a regular file with one link (a
+    hard-linked file may be another file's name, a file outside that the user wants overwritten)."""
+    try:
+        names = directory.listdir()
+    except OSError:
+        return
+    for name in names:
+        try:
+            st = directory.lstat(name)
+        except KeystoreError:
+            continue
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if depth < MAX_REMOVE_DEPTH:
+                _remove_tree(directory, name, depth + 1)
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            _wipe(directory, name, st)
+        try:
+            directory.unlink(name)        # removes the name itself, whatever it is
+        except OSError:
+            pass
+
+
+def _remove_tree(parent, name, depth=0, expected=None):
+    """Remove the directory `name` in `parent` and everything in it (see _remove_contents). `expected`: the
+    lstat the caller decided on; a directory swapped in since is left alone."""
+    try:
+        directory = parent.subdirectory(name)
+    except KeystoreError:
+        return
+    with directory:
+        if expected is not None:
+            st = os.fstat(directory.fd)
+            if (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+                return
+        _remove_contents(directory, depth)
+        _remove_directory(parent, name, directory)
+
+
+def _remove_directory(parent, name, directory):
+    """rmdir `name` in `parent` if that name is still the directory we emptied through `directory`."""
+    try:
+        opened = os.fstat(directory.fd)
+        st = parent.lstat(name)
+        if st is not None and (st.st_dev, st.st_ino) == (opened.st_dev, opened.st_ino):
+            os.rmdir(name, dir_fd=parent.fd)
+    except (OSError, KeystoreError):
+        pass
+
+
+def _wipe(directory, name, st):
+    try:
+        fd = directory.open_file(name, os.O_WRONLY, single_link=True, st=st)
+    except KeystoreError:
+        return
+    try:
+        size = min(os.fstat(fd).st_size, WIPE_LIMIT)
+        zeros = b'\0' * min(size, 1 << 16)
+        offset = 0
+        while offset < size:
+            written = os.pwrite(fd, zeros[:size - offset], offset)
+            if not written:
+                break
+            offset += written
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def remove_orphan_workdirs(parent=None):
     """Remove the work directories (and the passwords in them) of earlier runs whose module process is gone: a
     SIGKILLed module never reaches its cleanup. The directory's name holds its creator's PID; a directory whose
-    PID is alive (its own run, or a reused PID) is left alone."""
-    parent = parent or tempfile.gettempdir()
+    PID is alive (its own run, or a reused PID), or that is not ours (not a directory owned by the user we run
+    as: another user can create names here), is left alone."""
     try:
-        names = os.listdir(parent)
-    except OSError:
+        directory = open_directory(os.path.abspath(parent or tempfile.gettempdir()))
+    except KeystoreError:
         return
-    for name in names:
-        match = re.match(r'%s(\d+)-' % re.escape(WORKDIR_PREFIX), name)
-        path = os.path.join(parent, name)
-        if not match or not os.path.isdir(path) or os.path.islink(path):
-            continue
+    with directory:
         try:
-            if os.lstat(path).st_uid != os.geteuid():
-                continue
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            remove_workdir(path)
+            names = directory.listdir()
         except OSError:
-            continue             # alive but another user's (EPERM), or gone while looking
+            return
+        for name in names:
+            match = re.match(r'%s(\d+)-' % re.escape(WORKDIR_PREFIX), name)
+            if not match:
+                continue
+            try:
+                st = directory.lstat(name)
+            except KeystoreError:
+                continue
+            if st is None or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            try:
+                os.kill(int(match.group(1)), 0)
+            except ProcessLookupError:
+                _remove_tree(directory, name, expected=st)
+            except OSError:
+                continue             # alive but another user's (EPERM), or gone while looking
 
 
 # ---- running ---------------------------------------------------------------------------------------------
@@ -520,48 +712,95 @@ def parse_output(method, run):
 # ---- the destination before and after ----------------------------------------------------------------------
 
 class FileSnapshot:
-    """A keystore file's bytes (or absence), and its .backup sibling's, so a failed run can be undone exactly."""
+    """A keystore file's bytes (or absence), and its .backup sibling's, so a failed run can be undone exactly.
 
-    def __init__(self, path):
+    The tool runs as the server's OS user, who owns the keystore's directory: whatever is at these names after
+    the run is looked at with lstat and never followed, and the original is put back by replacing the name.
+    `follow`: the keystore spec's own setting (a link at the path itself is used if root owns it).
+    """
+
+    def __init__(self, path, follow=False):
         self.path = path
-        self.data = _read_or_none(path)
-        self.backup_data = _read_or_none(path + '.backup')
-        self.stat = os.stat(path) if self.data is not None else None
+        self.follow = follow
+        self.data, self.stat = _snapshot(path, follow)
+        self.backup_data, self.backup_stat = _snapshot(path + '.backup', follow)
 
     @property
     def sha256(self):
         return None if self.data is None else hashlib.sha256(self.data).hexdigest()
 
     def unchanged(self):
-        return _read_or_none(self.path) == self.data and _read_or_none(self.path + '.backup') == self.backup_data
+        return _current(self.path, self.follow) == self.data and \
+            _current(self.path + '.backup', self.follow) == self.backup_data
 
     def restore(self, write_atomically):
         """Put the file (and its backup sibling) back as they were; True if anything had to change."""
         changed = False
-        for path, data in ((self.path, self.data), (self.path + '.backup', self.backup_data)):
-            if _read_or_none(path) == data:
+        for path, data, st in ((self.path, self.data, self.stat),
+                               (self.path + '.backup', self.backup_data, self.backup_stat or self.stat)):
+            if _current(path, self.follow) == data:
                 continue
             changed = True
-            if data is None:
-                os.unlink(path)
-            else:
-                st = self.stat
-                write_atomically(path, data, mode=st.st_mode & 0o7777, owner=st.st_uid, group=st.st_gid)
+            directory, name = locate(path, follow=self.follow)
+            with directory:
+                now = directory.lstat(name)
+                if now is not None and (data is None or not _plain_file(now)):
+                    if stat.S_ISDIR(now.st_mode):
+                        raise UnsafePathError('is a directory now (left by the tool or the server\'s user); '
+                                              'remove it, then run again to put the keystore back',
+                                              path=directory.join(name))
+                    # A link, fifo or hard link left at the name: the name goes, never what it points to.
+                    directory.unlink(name)
+            if data is not None:
+                write_atomically(path, data, mode=st.st_mode & 0o7777, owner=st.st_uid, group=st.st_gid,
+                                 follow=self.follow)
         return changed
 
 
-def _read_or_none(path):
+def _plain_file(st):
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1
+
+
+def _snapshot(path, follow):
+    """(bytes, stat) of the regular, single-link file at path, or (None, None) if there is nothing there; a link
+    (unless `follow` and root's), a hard-linked file, a fifo or a device raises UnsafePathError: the tool is not
+    run on a destination that could not be put back."""
+    directory, name = locate(path, follow=follow)
+    with directory:
+        st = directory.lstat(name)
+        if st is None:
+            return None, None
+        fd = directory.open_file(name, single_link=True, st=st)
+        try:
+            return read_descriptor(fd, directory.join(name)), os.fstat(fd)
+        finally:
+            os.close(fd)
+
+
+# What _current returns for a name that is not a regular file with one link: equal to no snapshot.
+_NOT_A_PLAIN_FILE = object()
+
+
+def _current(path, follow):
     try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise KeystoreError('cannot read: %s' % exc.strerror, path=path)
+        return _snapshot(path, follow)[0]
+    except KeystoreNotFoundError:
+        return None
+    except UnsafePathError:
+        return _NOT_A_PLAIN_FILE
 
 
-def file_sha256(path):
-    data = _read_or_none(path)
+def _read_or_none(path, follow=False):
+    """The bytes of the regular file at path, read without following a link (unless `follow` and root's), or
+    None if it does not exist."""
+    try:
+        return read_file(path, follow=follow)
+    except KeystoreNotFoundError:
+        return None
+
+
+def file_sha256(path, follow=False):
+    data = _read_or_none(path, follow)
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
@@ -574,29 +813,24 @@ class RunRecord:
 
     def __init__(self, record_dir, method, source, destination):
         identity = json.dumps([method, _identity(source), _identity(destination)], sort_keys=True)
-        self.path = os.path.join(record_dir, 'run-%s.json' % hashlib.sha256(identity.encode()).hexdigest()[:32])
+        self.path = os.path.join(os.path.abspath(record_dir),
+                                 'run-%s.json' % hashlib.sha256(identity.encode()).hexdigest()[:32])
         self.identity = identity
 
     def load(self):
         try:
-            with open(self.path) as f:
-                record = json.load(f)
-        except (IOError, OSError, ValueError):
+            record = json.loads(read_file(self.path).decode('utf-8'))
+        except (KeystoreError, ValueError):
             return None
-        return record if record.get('identity') == self.identity else None
+        return record if isinstance(record, dict) and record.get('identity') == self.identity else None
 
     def save(self, **fields):
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
+        from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import write_atomically
+        open_directory(os.path.dirname(self.path), create_mode=0o700).close()
         record = dict(fields, identity=self.identity,
                       finished_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        temp = '%s.%d.tmp' % (self.path, os.getpid())
-        with open(temp, 'w') as f:
-            json.dump(record, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(temp, self.path)
+        # Through the safe write: tool.record_dir may be set to a directory another user can write.
+        write_atomically(self.path, json.dumps(record, sort_keys=True).encode('utf-8'))
         return record
 
 
@@ -608,7 +842,12 @@ def _identity(spec):
 def fingerprint(spec):
     """sha256 of a file keystore's bytes (None if absent), or None for keystores that are not files."""
     path = keystore_file(spec)
-    return file_sha256(path) if path else None
+    return file_sha256(path, _follow(spec)) if path else None
+
+
+def _follow(spec):
+    """The spec's `follow`: a link at the keystore path itself is used if root owns it."""
+    return bool(spec.get('follow'))
 
 
 # ---- the whole run, as keyring_migrate drives it ------------------------------------------------------------
@@ -685,7 +924,7 @@ class ToolMigration:
     def _native(self, spec):
         from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
         if spec['type'] in NATIVE_TYPES and spec.get('path'):
-            return open_keystore(spec['type'], spec['path'], spec.get('password'))
+            return open_keystore(spec['type'], spec['path'], spec.get('password'), follow=_follow(spec))
         return None
 
     def _known_keys(self):
@@ -706,11 +945,25 @@ class ToolMigration:
         self._tool_path('mysqld' if self.method == METHOD_MIGRATION_SERVER else 'mysql_migrate_keyring')
         uid, gid = self._run_as()
         source_path = keystore_file(self.source)
-        if source_path and not os.path.exists(source_path):
-            raise KeystoreError('the source keystore does not exist; check the path', path=source_path)
+        source_st = None
+        if source_path:
+            source_st = lstat_file(source_path, follow=_follow(self.source))
+            if source_st is None:
+                raise KeystoreError('the source keystore does not exist; check the path', path=source_path)
+            check_regular(source_path, source_st)
         destination_path = keystore_file(self.destination)
-        if destination_path and os.path.realpath(destination_path) == os.path.realpath(source_path or ''):
-            raise KeystoreError('source and destination are the same file', path=destination_path)
+        if destination_path:
+            # Refused before anything runs: the destination could not be snapshotted, nor put back after a
+            # failure, without following or overwriting what is at these names.
+            for path in (destination_path, destination_path + '.backup'):
+                st = lstat_file(path, follow=_follow(self.destination))
+                if st is not None:
+                    check_regular(path, st, single_link=True)
+                    if source_st is not None and (st.st_dev, st.st_ino) == (source_st.st_dev, source_st.st_ino):
+                        raise KeystoreError('source and destination are the same file', path=path)
+            if source_path and real_path(destination_path, follow=_follow(self.destination)) == \
+                    real_path(source_path, follow=_follow(self.source)):
+                raise KeystoreError('source and destination are the same file', path=destination_path)
 
         for role, spec in (('source', self.source), ('destination', self.destination)):
             self._check_global_component_config(role, spec)
@@ -773,16 +1026,23 @@ class ToolMigration:
             return
         global_config = os.path.join(self.tool['plugin_dir'], spec['type'] + '.cnf')
         try:
-            with open(global_config) as f:
-                config = json.load(f)
-        except (IOError, OSError):
+            # The plugin directory is the system's: links root made there are followed, no other; a fifo or a
+            # device at the name is refused, never opened.
+            data = read_file(global_config, follow=True)
+        except UnsafePathError:
+            raise
+        except KeystoreError:
             return                      # none: the component takes the local one
+        try:
+            config = json.loads(data.decode('utf-8'))
+            if not isinstance(config, dict):
+                raise ValueError('not a JSON object')
         except ValueError as exc:
             raise KeystoreError('%s is not valid JSON (%s); the tool would fail to configure the %s component'
                                 % (global_config, exc, role), path=global_config)
         if config.get('read_local_config') is True:
             return
-        if os.path.realpath(config.get('path') or '') != os.path.realpath(spec['path']):
+        if not _same_file_name(config.get('path'), spec['path']):
             raise KeystoreError('the global configuration %s of %s sets path %s and no read_local_config, so '
                                 'MySQL\'s tool would use that keystore as the %s, not %s; set '
                                 '"read_local_config": true there, or give that path'
@@ -803,8 +1063,9 @@ class ToolMigration:
     def _run_for_real(self, uid, gid, source_keys, destination_path):
         from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
             DirectoryLock, write_atomically)
-        snapshot = FileSnapshot(destination_path) if destination_path else None
-        lock = DirectoryLock(destination_path, timeout=30.0) if destination_path else None
+        follow = _follow(self.destination)
+        snapshot = FileSnapshot(destination_path, follow) if destination_path else None
+        lock = DirectoryLock(real_path(destination_path, follow=follow), timeout=30.0) if destination_path else None
         if lock is not None:
             lock.__enter__()
         session = None
@@ -966,6 +1227,17 @@ class ToolMigration:
                                            % (session.where, exc))
         finally:
             session.close()
+
+
+def _same_file_name(one, other):
+    """Whether two paths name the same file: directories resolved the safe way, root's links at the names
+    followed (safe_fs.real_path). A relative path, or one that cannot be resolved safely, names no file here."""
+    if not isinstance(one, str) or not os.path.isabs(one) or not os.path.isabs(other):
+        return False
+    try:
+        return real_path(one, follow=True) == real_path(other, follow=True)
+    except KeystoreError:
+        return False
 
 
 def _kill_when_paused(session):

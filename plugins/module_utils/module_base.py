@@ -22,6 +22,7 @@ KEYSTORE_OPTIONS = dict(
               choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
     path=dict(type='path', required=True),
     password=dict(type='str', no_log=True),
+    follow=dict(type='bool', default=False),
 )
 
 

@@ -38,6 +38,12 @@ options:
       password:
         description: Password of a V(component_keyring_encrypted_file) keystore.
         type: str
+      follow:
+        description:
+          - Follow a symbolic link at O(keystores[].path) itself when root owns the link. Without it (and for a link
+            owned by anyone else) a link there is refused, since keystore directories belong to the server's OS user.
+        type: bool
+        default: false
   server:
     description: Whether to connect to the server with the login options.
     type: bool
@@ -389,7 +395,7 @@ def encrypted_table_reads(session, limit):
 
 
 def keystore_report(spec):
-    keystore = open_keystore(spec['type'], spec['path'], spec.get('password'))
+    keystore = open_keystore(spec['type'], spec['path'], spec.get('password'), follow=spec.get('follow'))
     state = keystore.inspect()
     report = state.as_dict()
     report['keys'] = [key_summary(k) for k in keystore.load(ON_BACKUP_IGNORE)] if state.exists else []

@@ -57,6 +57,15 @@ options:
           - Through MySQL's tools it becomes C(keyring_encrypted_file_password) or the component's C(password),
             written to a private 0600 file, never on the command line.
         type: str
+      follow:
+        description:
+          - Follow a symbolic link at O(source.path) itself when root owns the link, and use the file it points to.
+          - Without it, and always for a link owned by another user, a symbolic link at the path is refused, and so
+            is a hard-linked file, a fifo or a device. Keystore directories belong to the server's OS user, who could
+            otherwise point a root-run task at any file on the host. Links in the directories above are followed
+            only if root owns them.
+        type: bool
+        default: false
       options:
         description:
           - Only with MySQL's tools. The keyring's own options, not secret, for example

@@ -74,6 +74,7 @@ def _inspect(path, register, keystore_type, password=None):
 PLUGIN_KEYSTORE = '/var/lib/mysql-keyring/keyring'
 COMPONENT_KEYSTORE = '/var/lib/mysql-keyring/component_keyring_file'
 ENCRYPTED_KEYSTORE = '/var/lib/mysql-keyring/component_keyring_encrypted_file'
+COMPONENT_CONFIG = '/var/lib/mysql/component_keyring_file.cnf'
 
 # (module, example name) -> where it runs, what the host needs first, what it must have done, what to undo.
 # plugin1 holds the 8.0 keyring_file plugin vector at /var/lib/mysql-keyring/keyring and no running server
@@ -98,6 +99,42 @@ SCENARIOS = {
         cleanup=[{'name': 'Keystore back to mysql whatever happened',
                   'ansible.builtin.file': {'path': '{{ item }}', 'owner': 'mysql', 'group': 'mysql'},
                   'loop': ['/var/lib/mysql-keyring', COMPONENT_KEYSTORE]}]),
+    ('keyring_config', 'Point component_keyring_file at the new keystore'): dict(
+        host='mysql1',
+        setup=[{'name': 'A configuration naming another keystore (nothing reloads it before the example)',
+                'ansible.builtin.copy': {'dest': COMPONENT_CONFIG, 'owner': 'mysql', 'group': 'mysql', 'mode': '0640',
+                                         'content': '{"path": "/var/lib/mysql-keyring/old", "read_only": false}\n'}}],
+        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': COMPONENT_CONFIG}, 'register': 'config'},
+               {'name': 'It names the keystore and stays mysql:mysql 0640', 'ansible.builtin.stat': {
+                   'path': COMPONENT_CONFIG}, 'register': 'config_stat'},
+               {'name': 'Checked', 'ansible.builtin.assert': {'that': [
+                   'example is changed',
+                   "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}"
+                   % COMPONENT_KEYSTORE,
+                   "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}]),
+    ('keyring_config', 'Make the manifest load the component'): dict(
+        host='mysql1',
+        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': '/var/lib/mysql/mysqld.my'},
+                'register': 'manifest'},
+               {'name': 'It loads the component', 'ansible.builtin.assert': {'that': [
+                   "(manifest.content | b64decode | from_json) == {'components': 'file://component_keyring_file'}"]}}]),
+    ('keyring_config', 'Point the keyring_file plugin at another file'): dict(
+        host='plugin1',
+        setup=[{'name': 'Its directory', 'ansible.builtin.file': {'path': '/etc/mysql/conf.d', 'state': 'directory',
+                                                                  'mode': '0755'}},
+               {'name': 'An option file with the plugin on the old keystore, and another section',
+                'ansible.builtin.copy': {'dest': '/etc/mysql/conf.d/keyring.cnf', 'mode': '0644', 'content':
+                                         '[mysqld]\nearly-plugin-load = keyring_file.so\n'
+                                         'keyring-file-data = /var/lib/mysql-old/keyring\n\n'
+                                         '[client]\nuser = root\n'}}],
+        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': '/etc/mysql/conf.d/keyring.cnf'},
+                'register': 'options'},
+               {'name': 'Only the [mysqld] line changed, in its own spelling', 'ansible.builtin.assert': {'that': [
+                   'example is changed',
+                   "(options.content | b64decode) == '[mysqld]\\nearly-plugin-load = keyring_file.so\\n"
+                   "keyring-file-data = /var/lib/mysql-keyring/keyring\\n\\n[client]\\nuser = root\\n'"]}}],
+        cleanup=[{'name': 'Remove the option file', 'ansible.builtin.file': {'path': '/etc/mysql/conf.d/keyring.cnf',
+                                                                             'state': 'absent'}}]),
     ('keyring_info', 'What keyring does this server use, and which keys does it hold?'): dict(
         host='mysql1',
         check=[{'name': 'The report matches the server', 'ansible.builtin.assert': {'that': [

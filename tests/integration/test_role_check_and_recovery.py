@@ -219,3 +219,40 @@ def test_two_inventory_names_for_one_server_are_refused_before_any_change(fleet,
         assert 'the destination %s:%s is also written by %s' % (address, DESTINATION, other) in res.stdout
         assert re.search(r'server_uuid [0-9a-f-]{36} is shared with %s \(cloned servers' % other, res.stdout)
     assert untouched(fleet) == before
+
+
+VICTIM = '/root/keyops-victim'
+VICTIM_CONTENT = 'root:victim-secret-hash:19000:0:99999:7:::'
+
+
+@pytest.mark.parametrize('planted', ['component_config', 'destination_backup'])
+def test_a_link_the_server_user_planted_is_refused_and_its_target_untouched(fleet, tmp_path, planted):
+    # The data directory and the keystore directory belong to mysql: as mysql (a link owned by mysql), point the
+    # component configuration the switch rewrites, or a .backup beside the destination, at a root-only file.
+    uses = data_file(fleet)
+    destination = uses + '.hostile'
+    config = fleet.hosts['mysql1']['keyring_component_config']
+    target = config if planted == 'component_config' else destination + '.backup'
+    one(fleet, ['sh', '-c', 'umask 077 && printf %s "$1" > "$2" && chmod 0600 "$2"', 'sh', VICTIM_CONTENT, VICTIM])
+    if planted == 'component_config':
+        one(fleet, ['mv', config, config + '.real'])
+    one(fleet, ['sh', '-c', 'ln -s "$1" "$2" && chown -h mysql:mysql "$2"', 'sh', VICTIM, target])
+    victim_before = one(fleet, ['stat', '-c', '%U:%G %a %s', VICTIM])
+    before = untouched(fleet)
+    try:
+        endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
+                     'keyring_migration_destination': {'type': 'component_keyring_file', 'path': destination}}
+        res, recap, report = migrate(fleet, tmp_path, planted, '-e', json.dumps(endpoints))
+        output = res.stdout + res.stderr + json.dumps(report)
+        assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
+        assert '%s: is a symbolic link owned by mysql' % target in res.stdout, res.stdout[-5000:]
+        assert 'victim-secret-hash' not in output
+        assert report['hosts']['mysql1']['copied'] == 0
+        assert untouched(fleet) == before
+        assert one(fleet, ['stat', '-c', '%U:%G %a %s', VICTIM]) == victim_before == 'root:root 600 %d' % len(
+            VICTIM_CONTENT)
+        assert one(fleet, ['cat', VICTIM]) == VICTIM_CONTENT
+    finally:
+        one(fleet, ['rm', '-f', target])
+        if planted == 'component_config':
+            one(fleet, ['mv', config + '.real', config])

@@ -249,15 +249,17 @@ def test_mysql_migrate_keyring_argv_and_configs():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='chown to another user needs root')
-def test_prepare_writes_0600_files_in_a_0700_directory_owned_by_the_tool_user():
+def test_prepare_writes_files_the_tool_user_can_read_and_never_write():
+    # The migration server reads tool.cnf as root before it drops to the tool's user: that user must not be able
+    # to change it (or plant anything beside it).
     invocation = _plugin_invocation()
     argv = invocation.prepare(uid=65534, gid=65534)
     try:
         st = os.stat(invocation.workdir)
-        assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 65534
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o750, 0, 65534)
         option_file = os.path.join(invocation.workdir, 'tool.cnf')
         st = os.stat(option_file)
-        assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 65534
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, 65534)
         assert argv[1] == '--defaults-file=%s' % option_file
         assert not any(s in ' '.join(argv) for s in invocation.secrets())
         workdir = invocation.workdir

@@ -32,8 +32,9 @@ SELINUX_XATTR = 'security.selinux'
 
 def read_bytes(path, follow=False):
     """Read a whole regular file, opened read-only and without following a link (safe_fs.read_file): a source
-    keystore is never opened for writing, and a link planted where a keystore should be is refused."""
-    return read_file(path, follow=follow)
+    keystore is never opened for writing, and a link, a hard-linked file, a fifo or a device planted where a
+    keystore should be is refused."""
+    return read_file(path, follow=follow, single_link=True)
 
 
 def resolve_uid(owner):
@@ -290,3 +291,42 @@ def _write_and_rename(directory, name, writer, verify, path):
         except OSError:
             pass
         raise
+
+
+def keep_copy(path, follow=False):
+    """Copy the file at `path` to '<path>.<pid>.<time>~' beside it (the name AnsibleModule.backup_local uses), with
+    its owner and mode; return the copy's path. The original is read through a descriptor opened without
+    following a link, and the copy is created with O_EXCL|O_NOFOLLOW: a name planted ahead fails the copy, it is
+    never written through."""
+    directory, name = locate(path, follow=follow)
+    with directory:
+        source_fd = directory.open_file(name, single_link=True)
+        try:
+            st = os.fstat(source_fd)
+            data = read_back(source_fd, st.st_size)
+        finally:
+            os.close(source_fd)
+        copy_name = '%s.%d.%s~' % (name, os.getpid(), time.strftime('%Y-%m-%d@%H:%M:%S', time.localtime()))
+        try:
+            fd = directory.create(copy_name, 0o600)
+        except OSError as exc:
+            raise KeystoreError('cannot create the backup copy %s: %s' % (directory.join(copy_name), exc.strerror),
+                                path=path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchown(fd, st.st_uid, st.st_gid)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            fd = None
+            directory.unlink(copy_name)
+            raise KeystoreError('cannot write the backup copy %s: %s' % (directory.join(copy_name), exc.strerror),
+                                path=path)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        directory.fsync()
+        return directory.join(copy_name)

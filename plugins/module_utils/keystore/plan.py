@@ -16,6 +16,7 @@ import hashlib
 import os
 
 from .atomic import read_bytes
+from .safe_fs import lstat_file, real_path
 from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER, without_gc
 from .faults import checkpoint
 from .model import KeySet, KeystoreError, KeystoreNotFoundError, MigrationConflictError
@@ -155,7 +156,8 @@ def load_destination(destination, on_backup=ON_BACKUP_FAIL):
 
 
 def _same_file(first, second):
-    if os.path.realpath(first) == os.path.realpath(second):
+    # A comparison only (stat, readlink): following links here reads no file and changes nothing.
+    if real_path(first, follow=True) == real_path(second, follow=True):
         return True
     try:
         return os.path.samefile(first, second)    # hard links
@@ -174,14 +176,14 @@ class PreparedMigration:
 
     def still_holds(self, source, destination):
         """True when neither file (nor a backup beside either) changed since the preparation."""
-        if os.path.exists(source.backup_path) or os.path.exists(destination.backup_path):
+        if lstat_file(source.backup_path) is not None or lstat_file(destination.backup_path) is not None:
             return False
         try:
-            source_sha256 = hashlib.sha256(read_bytes(source.path)).hexdigest()
+            source_sha256 = hashlib.sha256(read_bytes(source.path, follow=source.follow)).hexdigest()
         except KeystoreNotFoundError:
             return False
         try:
-            destination_sha256 = hashlib.sha256(read_bytes(destination.path)).hexdigest()
+            destination_sha256 = hashlib.sha256(read_bytes(destination.path, follow=destination.follow)).hexdigest()
         except KeystoreNotFoundError:
             destination_sha256 = None
         return source_sha256 == self.source_sha256 and destination_sha256 == self.plan.destination_sha256

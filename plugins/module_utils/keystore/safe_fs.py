@@ -189,9 +189,9 @@ def check_regular(path, st, single_link=False):
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError('is %s, not a regular file; nothing was done' % kind_of(st.st_mode), path=path)
     if single_link and st.st_nlink > 1:
-        raise UnsafePathError('has %d hard links; the collection never changes a file that other names share '
-                              '(another link could be a file the server\'s user wants to take over): remove the '
-                              'other links' % st.st_nlink, path=path)
+        raise UnsafePathError('has %d hard links; the collection never acts on a file that other names share '
+                              '(another name could be a file the server\'s user wants to read or take over): remove '
+                              'the other links' % st.st_nlink, path=path)
 
 
 def read_descriptor(fd, path):

@@ -293,3 +293,36 @@ def test_the_temp_file_is_private_from_its_first_byte(store, monkeypatch):
     os.chmod(store.path, 0o644)                  # even when the keystore itself is wider
     store.write(OLD + NEW)
     assert seen['mode'] == 0o600
+
+
+def test_a_replaced_keystore_keeps_its_selinux_context(store):
+    # As Ansible's atomic_move does: the new inode gets the old one's security.selinux attribute. (No SELinux
+    # kernel here: ext4 stores the attribute as given, which is what is checked.)
+    context = b'system_u:object_r:mysqld_db_t:s0\0'
+    try:
+        os.setxattr(store.path, 'security.selinux', context)
+    except OSError as exc:
+        pytest.skip('this file system does not store security.selinux: %s' % exc.strerror)
+    inode = os.stat(store.path).st_ino
+    store.write(OLD + NEW)
+    assert os.stat(store.path).st_ino != inode
+    assert os.getxattr(store.path, 'security.selinux') == context
+
+
+def test_a_link_at_the_keystore_is_refused_unless_followed_and_root_owned(store, tmp_path):
+    real = str(tmp_path / 'real-keystore')
+    os.rename(store.path, real)
+    os.symlink(real, store.path)
+    before = _read(real)
+    with pytest.raises(model.UnsafePathError, match='is a symbolic link owned by root'):
+        open_keystore('component_keyring_file', store.path).load()
+    with pytest.raises(model.UnsafePathError, match='is a symbolic link'):
+        store.write(OLD + NEW)
+    assert _read(real) == before and os.path.islink(store.path)
+    followed = open_keystore('component_keyring_file', store.path, follow=True)
+    followed.load()
+    assert followed.write(OLD + NEW).changed and os.path.islink(store.path) and _read(real) != before
+    if os.geteuid() == 0:
+        os.lchown(store.path, 65534, 65534)
+        with pytest.raises(model.UnsafePathError, match='follow only allows links owned by root'):
+            open_keystore('component_keyring_file', store.path, follow=True).load()

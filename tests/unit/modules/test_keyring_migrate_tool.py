@@ -79,6 +79,19 @@ STANDIN = textwrap.dedent('''\
             with open(dst_path, 'w') as f:       # written key by key, as the component's writer does
                 json.dump(dict(version='1.0', elements=dst), f)
         migrated += 1
+    if mode == 'plant':
+        # What the server's OS user can leave in the work directory it was handed: our files replaced by links
+        # to a root-only file (owned by that user, as it would make them), a hard link to it, a fifo.
+        work = os.path.dirname(args['defaults-file'])
+        victim = os.environ['STANDIN_VICTIM']
+        os.unlink(os.path.join(work, 'destination', 'component_keyring_file.cnf'))
+        os.rmdir(os.path.join(work, 'destination'))
+        for name, target in (('tool.cnf', victim), ('calls', victim), ('destination', os.path.dirname(victim))):
+            os.unlink(os.path.join(work, name)) if os.path.lexists(os.path.join(work, name)) else None
+            os.symlink(target, os.path.join(work, name))
+            os.lchown(os.path.join(work, name), 65534, 65534)
+        os.link(victim, os.path.join(work, 'hard'))
+        os.mkfifo(os.path.join(work, 'fifo'))
     print('%s [NOTE]    Successfully migrated %d keys. Skipped %d keys.' % (stamp(), migrated, skipped))
     print('%s [NOTE]    Key migration successful.' % stamp())
     ''')
@@ -313,3 +326,83 @@ def test_a_secret_the_tool_prints_is_masked_in_msg_and_output(env, capsys, monke
     assert rc == 1 and 'password=********' in result['msg']
     assert 'password=********' in result['tool_output']['stderr']
     _no_secret(result)
+
+
+# ---- hostile names: the server's OS user owns the keystore and work directories ------------------------------------
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def victim(env):
+    """A root-only file whose owner, mode and bytes nothing may change."""
+    path = os.path.join(env['dir'], 'victim', 'shadow')
+    os.mkdir(os.path.dirname(path), 0o700)
+    with open(path, 'wb') as f:
+        f.write(b'root-only bytes\n')
+    os.chmod(path, 0o600)
+
+    def state():
+        st = os.lstat(path)
+        with open(path, 'rb') as f:
+            return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), f.read(), sorted(os.listdir(os.path.dirname(path)))
+    before = state()
+    yield dict(path=path, untouched=lambda: state() == before)
+
+
+def _plant_link(target, at):
+    os.symlink(target, at)
+    os.lchown(at, NOBODY, NOBODY)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='planting links owned by another user needs root')
+def test_what_the_tool_user_plants_in_the_work_directory_is_never_followed(env, capsys, monkeypatch, victim):
+    monkeypatch.setenv('STANDIN_MODE', 'plant')
+    monkeypatch.setenv('STANDIN_VICTIM', victim['path'])
+    rc, result = run_module(keyring_migrate, _args(env, destination=dict(type='component_keyring_file',
+                                                                         path=env['destination'])), capsys)
+    assert rc == 0, result['msg']
+    assert victim['untouched']()
+    (call,) = _tool_calls(env)
+    workdir = os.path.dirname(call['argv'][1].split('=', 1)[1])
+    assert not os.path.lexists(workdir) and not os.path.lexists(os.path.dirname(workdir))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='planting links owned by another user needs root')
+@pytest.mark.parametrize('what', ['link', 'hard link', 'fifo'])
+@pytest.mark.parametrize('where', ['destination', 'destination.backup', 'source'])
+def test_a_planted_keystore_name_is_refused_before_the_tool_runs(env, capsys, victim, what, where):
+    path = env['destination'] + '.backup' if where == 'destination.backup' else env[where]
+    if os.path.lexists(path):
+        os.unlink(path)
+    if what == 'link':
+        _plant_link(victim['path'], path)
+    elif what == 'hard link':
+        os.link(victim['path'], path)
+    else:
+        os.mkfifo(path)
+    rc, result = run_module(keyring_migrate, _args(env, destination=dict(type='component_keyring_file',
+                                                                         path=env['destination'])), capsys)
+    if where == 'source' and what == 'hard link':
+        # Reading a hard-linked source changes nothing; the victim's bytes are not a keystore.
+        assert rc == 1 and _tool_calls(env) == []
+    else:
+        assert rc == 1 and path in result['msg'] and _tool_calls(env) == [], result['msg']
+    assert victim['untouched']()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='planting links owned by another user needs root')
+def test_a_fifo_or_planted_link_as_the_global_component_config_is_refused(env, capsys, tmp_path, victim):
+    plugin_dir = tmp_path / 'plugin'
+    plugin_dir.mkdir()
+    config = str(plugin_dir / 'component_keyring_file.cnf')
+    args = _args(env, destination=dict(type='component_keyring_file', path=env['destination']))
+    args['tool']['plugin_dir'] = str(plugin_dir)
+    os.mkfifo(config)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and config in result['msg'] and 'fifo' in result['msg'] and _tool_calls(env) == []
+    os.unlink(config)
+    _plant_link(victim['path'], config)
+    rc, result = run_module(keyring_migrate, args, capsys)
+    assert rc == 1 and config in result['msg'] and 'symbolic link' in result['msg'] and _tool_calls(env) == []
+    assert victim['untouched']()

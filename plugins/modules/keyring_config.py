@@ -1,0 +1,240 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: keyring_config
+short_description: Point a MySQL keyring at a keystore, in its component configuration, manifest or option file
+version_added: 0.2.0
+description:
+  - Sets members of a keyring component's JSON configuration (for example C(component_keyring_file.cnf)) or of a
+    manifest (C(mysqld.my)), keeping the other members; or sets one option in one section of a MySQL option file.
+  - The local configuration and manifest live in the data directory, which the server's OS user can write, so the
+    file is read and replaced without following links (see the O(follow) option and the C(safe_file_operations)
+    attribute), atomically, and an existing file keeps its owner, group, mode and SELinux context.
+  - Reports the file's current members, so that a check-mode run can tell, before anything changes, what a switch
+    would rewrite (for example a global configuration that defers to the data directory's with
+    C(read_local_config)).
+options:
+  path:
+    description: Absolute path of the file. It is created if missing.
+    type: path
+    required: true
+  format:
+    description:
+      - V(json) for a component configuration or manifest; V(option_file) for a C(my.cnf)-style option file.
+    type: str
+    choices: [json, option_file]
+    default: json
+  settings:
+    description:
+      - With O(format=json), the members to set; the file's other members are kept.
+      - Put a keystore password in O(password), never here.
+    type: dict
+    default: {}
+  defaults:
+    description:
+      - With O(format=json), members set only where the file does not have them yet (a new file gets them all).
+    type: dict
+    default: {}
+  password:
+    description:
+      - With O(format=json), the C(password) member to set (a C(component_keyring_encrypted_file) keystore's
+        password). Unset, an existing password member is kept. Never shown in results or diffs.
+    type: str
+  section:
+    description: With O(format=option_file), the section the option belongs to. Other sections are not touched.
+    type: str
+    default: mysqld
+  option:
+    description:
+      - With O(format=option_file), the option to set, for example C(keyring_file_data). An existing line of it in
+        O(section), in any spelling (C(loose-) prefix, dashes or underscores), keeps its spelling and gets the value;
+        otherwise the line is added right after the section header (and the section at the end if missing).
+    type: str
+  value:
+    description: With O(format=option_file), the option's value.
+    type: str
+  owner:
+    description: Owner of a file the module creates (name or uid). An existing file keeps its owner.
+    type: str
+  group:
+    description: Group of a file the module creates (name or gid). An existing file keeps its group.
+    type: str
+  mode:
+    description: Mode of a file the module creates, in octal. An existing file keeps its mode.
+    type: raw
+    default: '0640'
+  follow:
+    description:
+      - Follow a symbolic link at O(path) itself when root owns it. Without it, and always for a link owned by
+        another user, a link there is refused, and so is a hard-linked file, a fifo or a device.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - keyops.mysql.attributes
+  - keyops.mysql.attributes.files
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+  safe_file_operations:
+    support: full
+author:
+  - keyops.mysql developers (@keyops)
+'''
+
+EXAMPLES = r'''
+- name: Point component_keyring_file at the new keystore
+  keyops.mysql.keyring_config:
+    path: /var/lib/mysql/component_keyring_file.cnf
+    settings:
+      path: /var/lib/mysql-keyring/component_keyring_file
+      read_only: false
+    owner: mysql
+    group: mysql
+
+- name: Make the manifest load the component
+  keyops.mysql.keyring_config:
+    path: /var/lib/mysql/mysqld.my
+    settings:
+      components: file://component_keyring_file
+
+- name: Point the keyring_file plugin at another file
+  keyops.mysql.keyring_config:
+    path: /etc/mysql/conf.d/keyring.cnf
+    format: option_file
+    option: keyring_file_data
+    value: /var/lib/mysql-keyring/keyring
+'''
+
+RETURN = r'''
+path:
+  description: The file.
+  returned: always
+  type: str
+exists:
+  description: Whether the file existed before the task.
+  returned: always
+  type: bool
+current:
+  description:
+    - With O(format=json), the file's members before the task, the password member shown as C(********).
+    - With O(format=option_file), the option's values in O(section) before the task (a list, usually one).
+  returned: always
+  type: raw
+  sample: {path: /var/lib/mysql-keyring/component_keyring_file, read_only: false}
+'''
+
+from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
+    OPTION_LINE,
+    SECTION_LINE,
+    SECRET_MEMBER,
+    option_name,
+    parse_json_object,
+    read_text,
+    redacted,
+    render_json,
+    set_option,
+    write_text,
+)
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
+
+
+def option_values(text, section, name):
+    values, current = [], None
+    for line in (text or '').splitlines():
+        match = SECTION_LINE.match(line)
+        if match:
+            current = match.group(1).strip()
+        elif current == section:
+            match = OPTION_LINE.match(line)
+            if match and option_name(match.group(2)) == option_name(name):
+                values.append(match.group(4).strip())
+    return values
+
+
+class ConfigEdit:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def json_texts(self, path, before_text):
+        members = parse_json_object(before_text, path)
+        wanted = dict(self.params['defaults'])
+        wanted.update(members)
+        wanted.update(self.params['settings'])
+        if self.params['password']:
+            wanted[SECRET_MEMBER] = self.params['password']
+        self.module.result['current'] = redacted(members)
+        if wanted == members and before_text is not None:
+            return None, None
+        return render_json(wanted), (render_json(redacted(members)) if before_text is not None else '',
+                                     render_json(redacted(wanted)))
+
+    def option_texts(self, path, before_text):
+        p = self.params
+        self.module.result['current'] = option_values(before_text, p['section'], p['option'])
+        after_text = set_option(before_text, p['section'], p['option'], p['value'])
+        if after_text == before_text:
+            return None, None
+        return after_text, (before_text or '', after_text)
+
+    def run(self):
+        p = self.params
+        path = p['path']
+        if SECRET_MEMBER in p['settings'] or SECRET_MEMBER in p['defaults']:
+            self.module.fail_json(msg='%s: put the keystore password in the password option, not in settings '
+                                      '(settings are shown in results)' % path)
+        before_text = read_text(path, follow=p['follow'])
+        self.module.result.update(path=path, exists=before_text is not None)
+        if p['format'] == 'json':
+            after_text, shown = self.json_texts(path, before_text)
+        else:
+            after_text, shown = self.option_texts(path, before_text)
+        if after_text is None:
+            return
+        self.module.result['changed'] = True
+        if self.module._diff:
+            self.module.result['diff'] = dict(before_header=path, after_header=path, before=shown[0], after=shown[1])
+        if self.module.check_mode:
+            return
+        if before_text is None:
+            write_text(path, after_text, owner=p['owner'], group=p['group'], mode=parse_mode(p['mode']),
+                       follow=p['follow'])
+        else:
+            write_text(path, after_text, follow=p['follow'])
+
+
+def main():
+    module = KeyopsModule(
+        argument_spec=KeyopsModule.generate_argspec(
+            path=dict(type='path', required=True),
+            format=dict(type='str', default='json', choices=['json', 'option_file']),
+            settings=dict(type='dict', default={}),
+            defaults=dict(type='dict', default={}),
+            password=dict(type='str', no_log=True),
+            section=dict(type='str', default='mysqld'),
+            option=dict(type='str'),
+            value=dict(type='str'),
+            owner=dict(type='str'),
+            group=dict(type='str'),
+            mode=dict(type='raw', default='0640'),
+            follow=dict(type='bool', default=False),
+        ),
+        required_if=[('format', 'option_file', ('option', 'value'))],
+        supports_check_mode=True,
+    )
+    module.run(ConfigEdit(module).run)
+
+
+if __name__ == '__main__':
+    main()

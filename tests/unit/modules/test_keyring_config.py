@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""keyring_config: the component configuration, manifest and option-file edits a switch makes, on real files."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils.config_files import set_option
+from ansible_collections.keyops.mysql.plugins.modules import keyring_config
+
+from .conftest import run_module
+
+SECRET = 'pa55-word-never-shown'
+
+
+def _attrs(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+def test_sets_members_keeps_the_others_and_the_file_attributes(tmp_path, capsys):
+    config = tmp_path / 'component_keyring_file.cnf'
+    config.write_text(json.dumps({'path': '/old', 'read_only': False, 'other': 1}))
+    os.chmod(str(config), 0o604)
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}, owner='nobody',
+                                                 _ansible_diff=True), capsys)
+    assert rc == 0 and result['changed'] and result['exists']
+    assert json.loads(config.read_text()) == {'path': '/new', 'read_only': False, 'other': 1}
+    assert _attrs(str(config)) == (os.geteuid(), os.getegid(), 0o604)      # owner is for new files only
+    assert result['current'] == {'path': '/old', 'read_only': False, 'other': 1}
+    assert '"/new"' in result['diff']['after'] and '"/old"' in result['diff']['before']
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}), capsys)
+    assert rc == 0 and not result['changed']
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='giving a new file to another user needs root')
+def test_a_new_file_gets_defaults_owner_and_mode(tmp_path, capsys):
+    config = tmp_path / 'component_keyring_file.cnf'
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'},
+                                                 defaults={'read_only': False}, owner='nobody', group='65534'),
+                            capsys)
+    assert rc == 0 and result['changed'] and not result['exists']
+    assert json.loads(config.read_text()) == {'read_only': False, 'path': '/new'}
+    assert _attrs(str(config)) == (65534, 65534, 0o640)
+
+
+def test_the_password_never_shows_and_is_kept_when_not_given(tmp_path, capsys):
+    config = tmp_path / 'component_keyring_encrypted_file.cnf'
+    config.write_text(json.dumps({'path': '/old', 'password': SECRET}))
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}, _ansible_diff=True),
+                            capsys)
+    assert rc == 0 and SECRET not in json.dumps(result)
+    assert json.loads(config.read_text()) == {'path': '/new', 'password': SECRET}
+    rc, result = run_module(keyring_config, dict(path=str(config), password='other-' + SECRET, _ansible_diff=True),
+                            capsys)
+    assert rc == 0 and result['changed'] and SECRET not in json.dumps(result)
+    assert json.loads(config.read_text())['password'] == 'other-' + SECRET
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'password': 'x'}), capsys)
+    assert rc == 1 and 'password option' in result['msg']
+
+
+def test_check_mode_reports_and_changes_nothing(tmp_path, capsys):
+    manifest = tmp_path / 'mysqld.my'
+    manifest.write_text('{"read_local_manifest": true}')
+    rc, result = run_module(keyring_config, dict(path=str(manifest), settings={'components': 'file://x'},
+                                                 _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] and result['current'] == {'read_local_manifest': True}
+    assert manifest.read_text() == '{"read_local_manifest": true}'
+
+
+def test_bad_json_names_the_file_and_shows_no_content(tmp_path, capsys):
+    config = tmp_path / 'c.cnf'
+    config.write_text('{"password": "%s", oops' % SECRET)
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}), capsys)
+    assert rc == 1 and str(config) in result['msg'] and 'not valid JSON' in result['msg']
+    assert SECRET not in json.dumps(result)
+
+
+@pytest.mark.parametrize('plant', ['symlink', 'hardlink', 'fifo'])
+def test_a_planted_name_is_refused_and_its_target_untouched(tmp_path, capsys, plant):
+    victim_dir = tmp_path / 'root-only'
+    victim_dir.mkdir(mode=0o700)
+    victim = victim_dir / 'shadow'
+    victim.write_text('root:secret-hash:1:0:99999:7:::\n')
+    os.chmod(str(victim), 0o600)
+    datadir = tmp_path / 'data'
+    datadir.mkdir()
+    config = datadir / 'component_keyring_file.cnf'
+    if plant == 'symlink':
+        os.symlink(str(victim), str(config))
+        os.lchown(str(config), 65534, 65534)
+    elif plant == 'hardlink':
+        os.link(str(victim), str(config))
+    else:
+        os.mkfifo(str(config))
+    before = (victim.read_bytes(), _attrs(str(victim)))
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}), capsys)
+    assert rc == 1 and str(config) in result['msg']
+    assert (victim.read_bytes(), _attrs(str(victim))) == before
+    assert 'secret-hash' not in json.dumps(result)
+
+
+OPTIONS = """[client]
+keyring_file_data = /client/not/this
+
+[mysqld]
+early-plugin-load = keyring_file.so
+loose-keyring-file-data = /old/keyring
+
+[mysqld@replica]
+keyring_file_data = /other/instance
+"""
+
+
+def test_option_file_edits_only_the_named_section():
+    text = set_option(OPTIONS, 'mysqld', 'keyring_file_data', '/new/keyring')
+    assert 'loose-keyring-file-data = /new/keyring' in text
+    assert '/client/not/this' in text and '/other/instance' in text and '/old/keyring' not in text
+    added = set_option('[mysqld]\nport = 3306\n', 'mysqld', 'keyring_file_data', '/k')
+    assert added == '[mysqld]\nkeyring_file_data = /k\nport = 3306\n'
+    assert set_option('', 'mysqld', 'keyring_file_data', '/k') == '[mysqld]\nkeyring_file_data = /k\n'
+    assert set_option('[client]\nuser = x', 'mysqld', 'a', 'b') == '[client]\nuser = x\n\n[mysqld]\na = b\n'
+
+
+def test_option_file_through_the_module(tmp_path, capsys):
+    cnf = tmp_path / 'my.cnf'
+    cnf.write_text(OPTIONS)
+    args = dict(path=str(cnf), format='option_file', option='keyring_file_data', value='/new/keyring')
+    rc, result = run_module(keyring_config, args, capsys)
+    assert rc == 0 and result['changed'] and result['current'] == ['/old/keyring']
+    rc, result = run_module(keyring_config, args, capsys)
+    assert rc == 0 and not result['changed'] and result['current'] == ['/new/keyring']
