@@ -205,19 +205,17 @@ class Ground:
             watch.add(path, 'planted node ' + path)
         return watch
 
-    def secrets(self, with_identity=True):
-        """Strings that must never appear in any output: the victim key's bytes in every spelling, each victim
-        file's bytes, and (unless a hard link made the victim the file the collection was asked about) the
-        victim key's id."""
+    def secrets(self):
+        """Strings that must never appear in any output: the victim key's bytes in every spelling, its id, and each
+        victim file's bytes."""
         data = self.victim_key.data
-        found = set([data.hex(), data.hex().upper(), base64.b64encode(data).decode('ascii'), repr(data)[2:-1]])
+        found = set([data.hex(), data.hex().upper(), base64.b64encode(data).decode('ascii'), repr(data)[2:-1],
+                     self.victim_key.key_id])
         for top, _dirs, files in os.walk(self.victims):
             for name in files:
                 with open(os.path.join(top, name), 'rb') as f:
                     content = f.read()
                 found.update([content.hex(), content.decode('latin-1')])
-        if with_identity:
-            found.add(self.victim_key.key_id)
         return found
 
     # ---- keystores the server's user owns --------------------------------------------------------------

@@ -15,8 +15,8 @@ character device (/dev/null's numbers), planted there by nobody in a directory n
   write() and plan.migrate() (component_keyring_file -> keyring_file) each end cleanly, within 10 s: success, or
   a KeystoreError whose message names the planted path; recursion skips links, fifos and devices with a warning;
 - the victims keep their owner, group, mode, inode and content, the victim directories their entries, and
-  inotify sees no open, read or write of any victim (a read is allowed only through a hard link, which is the
-  file the collection was asked about) and no open of a planted fifo or device;
+  inotify sees no open, read or write of any victim (not even through a planted hard link, which every reader
+  refuses before opening it) and no open of a planted fifo or device;
 - no output (module result, stdout, stderr, exception text) holds a victim's bytes or its key's bytes;
 - a stale temp name is removed as a name by every writer.
 
@@ -24,10 +24,9 @@ And a race: a child process swaps the keystore and its .backup between regular f
 victim (tens of swaps per run) while keyring_files_owner and write() run 1000 times: each run succeeds or fails
 cleanly, and the victim is never even opened.
 
-Known to fail (the tests stay, nothing is skipped): keyring_migrate with `backup: true` copies the old destination
-with AnsibleModule.backup_local, i.e. shutil.copy2 to <destination>.<pid>.<local time>~, a name known ahead, in
-the hostile directory: a link, hard link, fifo or device planted there is written through (see the
-keyring_migrate-backup_copy-* cases).
+The keyring_migrate-backup_copy-* cases plant at <destination>.<pid>.<local time>~ for the coming seconds: the
+name of the copy `backup: true` keeps, known ahead (AnsibleModule.backup_local, which keyring_migrate used before
+atomic.keep_copy, wrote through every one of them).
 
 Root only (owners are changed); skipped, with the reason, otherwise.
 """
@@ -120,14 +119,6 @@ OPERATIONS = collections.OrderedDict([
 CASES = [(name, position, kind) for name, op in OPERATIONS.items() for position in op.positions for kind in KINDS]
 
 REFUSED, OK, EITHER, SKIPPED = 'refused', 'succeeds', 'succeeds or is refused', 'skipped with a warning'
-READ_ONLY = {('keyring_info', 'keystore'), ('keyring_info', 'backup'), ('load', 'keystore'), ('load', 'backup'),
-             ('keyring_migrate', 'source'), ('keyring_migrate', 'source_backup'), ('migrate', 'source'),
-             ('migrate', 'source_backup')}
-
-# Where an operation reads a hard-linked file before it decides (a writer reads the current keystore, and refuses
-# the hard link only when it comes to replace it). keyring_files_owner refuses a hard link before opening it.
-_FILES = ('keystore', 'backup', 'source', 'source_backup', 'destination', 'destination_backup')
-READ_BEFORE_REFUSING = dict((name, _FILES) for name in ('keyring_info', 'load', 'write', 'keyring_migrate', 'migrate'))
 
 
 def expectation(operation, position, kind):
@@ -142,9 +133,7 @@ def expectation(operation, position, kind):
         return REFUSED if kind == 'hardlink' else SKIPPED
     if position == 'temp':
         return OK                       # writers remove it as a name; the others never look at it
-    if kind == 'hardlink' and (operation, position) in READ_ONLY:
-        return EITHER                   # reading a hard-linked file is allowed; changing one is not
-    return REFUSED
+    return REFUSED                      # hard links included: reads refuse them too, before opening them
 
 
 def make_keystores(operation, ground, vectors_dir):
@@ -252,8 +241,7 @@ def test_planted_name(ground_base, capsys, vectors_dir, operation, position, kin
     expected = expectation(operation, position, kind)
 
     before = ground.snapshot()
-    read_through = kind == 'hardlink' and (operation, position) in READ_ONLY
-    secrets = ground.secrets(with_identity=not read_through)
+    secrets = ground.secrets()
     watch = ground.watch()
     try:
         started = time.monotonic()
@@ -270,10 +258,7 @@ def test_planted_name(ground_base, capsys, vectors_dir, operation, position, kin
     for path in sorted(set(before) | set(after)):
         if before.get(path) != after.get(path):
             problems.append('victim %s changed: %r -> %r' % (path, before.get(path), after.get(path)))
-    for label, what, entry in events:
-        if kind == 'hardlink' and position in READ_BEFORE_REFUSING.get(operation, ()) \
-                and label == 'victim victims/file' and what in ('opened', 'read'):
-            continue                    # the planted hard link is the victim's inode: reading it is reading it
+    for label, what, entry in events:       # not even a hard link (the victim's own inode) is opened
         problems.append('%s: %s%s' % (label, what, ' (%s)' % entry if entry else ''))
     leaked = sorted(s for s in secrets if s and s in outcome.text)
     if leaked:
@@ -296,9 +281,7 @@ def test_planted_name(ground_base, capsys, vectors_dir, operation, position, kin
             problems.append('the stale temp name %s is still there' % planted[0])
         if not op.writes and not os.path.lexists(planted[0]):
             problems.append('%s removed the name %s, which it never writes' % (operation, planted[0]))
-    if outcome.ok and not problems and not read_through:
-        # (Not there: the hard link is the very file the operation was asked to read, so it read the victim's keys;
-        # with fs.protected_hardlinks=1, the default, the server's user cannot make such a link to root's file.)
+    if outcome.ok and not problems:
         check_work_done(operation, position, outcome, ground, paths)
     assert elapsed < 10
     assert not problems, '%s with a %s at %s (expected: %s):\n  %s' % (
