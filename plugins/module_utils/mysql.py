@@ -18,6 +18,10 @@ import os
 import time
 import traceback
 
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import write_atomically
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import open_directory, read_file
+
 # PyMySQL (and the cryptography it imports) is loaded on first use: a module run that never connects, such as
 # keyring_migrate without online, saves a tenth of a second per task and per host.
 _PYMYSQL = {}
@@ -235,27 +239,22 @@ class MysqlSession:
         return os.path.join(PAUSE_MARKER_DIR, 'paused-%s.json' % name)
 
     def write_pause_marker(self):
-        try:
-            os.makedirs(PAUSE_MARKER_DIR, 0o700)
-        except OSError:
-            pass                                        # exists, or the write below says why not
+        # Through safe_fs like every other file: the directory is made relative to its parent's descriptor and the
+        # marker replaced atomically, never through a link.
         record = dict(server=self.where, server_uuid=self.server_uuid, pid=os.getpid(),
                       paused_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        temp = '%s.%d.tmp' % (self.pause_marker_path, os.getpid())
         try:
-            with open(temp, 'w') as f:
-                json.dump(record, f)
-            os.rename(temp, self.pause_marker_path)
-        except (IOError, OSError) as exc:
+            open_directory(PAUSE_MARKER_DIR, create_mode=0o700).close()
+            write_atomically(self.pause_marker_path, json.dumps(record).encode('utf-8'), mode=0o600)
+        except (KeystoreError, OSError) as exc:
             raise MysqlError('cannot write the pause marker %s (%s); not pausing %s'
                              % (self.pause_marker_path, exc, self.where))
 
     def read_pause_marker(self):
         """The marker's record if keyops paused this server and has not resumed it, else None."""
         try:
-            with open(self.pause_marker_path) as f:
-                return json.load(f)
-        except (IOError, OSError, ValueError):
+            return json.loads(read_file(self.pause_marker_path).decode('utf-8'))
+        except (KeystoreError, OSError, ValueError):
             return None
 
     def remove_pause_marker(self):

@@ -24,7 +24,7 @@ import time
 
 from .faults import checkpoint
 from .model import ConcurrentWriterError, KeystoreError, WriteVerificationError
-from .safe_fs import locate, open_directory, read_file
+from .safe_fs import locate, open_directory, read_file, real_path
 
 TEMP_SUFFIX = '.keyops-tmp'
 SELINUX_XATTR = 'security.selinux'
@@ -69,7 +69,9 @@ def unreachable_directory(path, uid, gid):
     """
     if uid == 0:
         return None
-    directory = os.path.dirname(os.path.abspath(path))
+    # The directories as the safe walk resolves them (links owned by root only, else UnsafePathError): the stats
+    # below then read no directory another user's link points at.
+    directory = os.path.dirname(real_path(os.path.abspath(path)))
     chain = []
     while True:
         chain.append(directory)
