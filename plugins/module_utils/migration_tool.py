@@ -322,8 +322,9 @@ MAX_REMOVE_DEPTH = 32
 
 class _WorkTree:
     """<tmp>/keyops-tool-<pid>-<random>/ (root's, 0711 once the tool's user must get through) holding the work
-    directory of the same name (root's, readable by the tool's group: 0750, files 0640). Both, and the temp directory, stay open from creation to removal: everything
-    is done through these descriptors, never by resolving the path again."""
+    directory of the same name (root's, readable by the tool's group: 0750, files 0640). Both, and the temp
+    directory, stay open from creation to removal: everything is done through these descriptors, never by resolving
+    the path again."""
 
     def __init__(self, parent, name, holder):
         self.parent = parent          # the temp directory

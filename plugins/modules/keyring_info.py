@@ -106,6 +106,10 @@ options:
           secret_options:
             description: As O(keyops.mysql.keyring_migrate#module:source.secret_options).
             type: dict
+          follow:
+            description: As O(keyops.mysql.keyring_migrate#module:source.follow).
+            type: bool
+            default: false
       destination:
         description:
           - The keystore keys would be copied into, as O(keyops.mysql.keyring_migrate#module:destination).

@@ -14,7 +14,9 @@
   keyring_file plugin on a server that has none (8.4 and later: it would not start again); a switch of a
   server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost); a switch
   that would rewrite a global manifest or component configuration deferring to the datadir's; one server under
-  two inventory names (the same destination, the same server_uuid).
+  two inventory names (the same destination, the same server_uuid); a symbolic link the server's OS user planted
+  at the component configuration in the data directory, or beside the destination keystore (its .backup), pointing
+  at a root-only file, which must come out of the run with its owner, mode and content, shown nowhere.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -148,7 +148,8 @@ class Directory:
             os.close(fd)
 
     def create(self, name, mode=0o600):
-        """A new file `name`, opened for writing and reading back; fails if anything (a link included) already has the name."""
+        """A new file `name`, opened for writing and reading back; fails if anything (a link included) already has
+        the name."""
         return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode, dir_fd=self.fd)
 
     def rename(self, old, new):
