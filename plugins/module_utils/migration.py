@@ -34,24 +34,26 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file, real_path
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
-from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import catalog
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.migration import DEFAULT_TOOL_SETTINGS, ToolMigration
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.record import DEFAULT_RECORD_DIR
 
 # Keystores as keyring_migrate takes them: the native formats plus the Enterprise ones only MySQL's tools read.
 MIGRATE_KEYSTORE_OPTIONS = dict(
     KEYSTORE_OPTIONS,
     type=dict(type='str', required=True,
-              choices=sorted(set(migration_tool.NATIVE_TYPES) | set(migration_tool.ALL_TYPES))),
+              choices=sorted(set(catalog.NATIVE_TYPES) | set(catalog.ALL_TYPES))),
     path=dict(type='path'),
     options=dict(type='dict'),
     secret_options=dict(type='dict', no_log=True),
 )
 TOOL_OPTIONS = dict(
-    mysqld=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysqld']),
-    mysql_migrate_keyring=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['mysql_migrate_keyring']),
-    plugin_dir=dict(type='path', default=migration_tool.DEFAULT_TOOL_SETTINGS['plugin_dir']),
-    user=dict(type='str', default=migration_tool.DEFAULT_TOOL_SETTINGS['user']),
-    timeout=dict(type='int', default=migration_tool.DEFAULT_TOOL_SETTINGS['timeout']),
-    record_dir=dict(type='path', default=migration_tool.DEFAULT_RECORD_DIR),
+    mysqld=dict(type='path', default=DEFAULT_TOOL_SETTINGS['mysqld']),
+    mysql_migrate_keyring=dict(type='path', default=DEFAULT_TOOL_SETTINGS['mysql_migrate_keyring']),
+    plugin_dir=dict(type='path', default=DEFAULT_TOOL_SETTINGS['plugin_dir']),
+    user=dict(type='str', default=DEFAULT_TOOL_SETTINGS['user']),
+    timeout=dict(type='int', default=DEFAULT_TOOL_SETTINGS['timeout']),
+    record_dir=dict(type='path', default=DEFAULT_RECORD_DIR),
 )
 # keyring_migrate's options but online and backup: all keyring_info's O(migration) takes too.
 MIGRATION_OPTIONS = dict(
@@ -128,10 +130,10 @@ class KeyringMigration:
                                 path=destination.path)
 
     def run(self):
-        method = migration_tool.choose_method(self.params['source']['type'], self.params['destination']['type'],
+        method = catalog.choose_method(self.params['source']['type'], self.params['destination']['type'],
                                               self.params['method'])
-        if method != migration_tool.METHOD_NATIVE:
-            destination_path = migration_tool.keystore_file(self.params['destination'])
+        if method != catalog.METHOD_NATIVE:
+            destination_path = catalog.keystore_file(self.params['destination'])
             in_use = None
             if self.params['online']:
                 self.result['keyring_reloaded'] = False
@@ -139,7 +141,7 @@ class KeyringMigration:
                     with self.module.mysql_session() as session:
                         in_use = self.destination_in_use(session, destination_path)
             try:
-                migration_tool.ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
+                ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
                                              self.module.mysql_session, self.result, self.module.warn).run()
                 if in_use and self.result.get('changed'):
                     # After the tool's run and resume (all of the copied keys are listed here: capped below).

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils/migration_tool: output parser, option files, command lines, runner, snapshot, run record.
+"""module_utils/mysql_tool: output parser, option files, command lines, runner, snapshot, run record.
 
 The parser is checked against what the real MySQL 9.7.4 binaries printed on a sandbox host
 (fixtures/migration_tool/real_outputs.json, each entry says which command produced it). Success and skipped-key
@@ -19,11 +19,17 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
 
-from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool as mt
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import catalog as tool_catalog
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import invocation as tool_invocation
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import record as tool_record
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import runner as tool_runner
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import migration as tool_migration
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import verdict as tool_verdict
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import write_atomically
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 
@@ -36,12 +42,12 @@ LOGIN_SECRET = 'L0gin-pw'
 
 
 def _run(entry):
-    return mt.ToolRun(['x'], entry['exit_status'], entry['stdout'], entry['stderr'], 0.1)
+    return tool_runner.ToolRun(['x'], entry['exit_status'], entry['stdout'], entry['stderr'], 0.1)
 
 
 def _method(name):
-    return mt.METHOD_MYSQL_MIGRATE_KEYRING if REAL[name]['tool'] == 'mysql_migrate_keyring' else \
-        mt.METHOD_MIGRATION_SERVER
+    return tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING if REAL[name]['tool'] == 'mysql_migrate_keyring' else \
+        tool_catalog.METHOD_MIGRATION_SERVER
 
 
 # ---- the parser on real outputs ------------------------------------------------------------------------------
@@ -50,7 +56,7 @@ def test_every_real_output_is_judged_a_failure_whatever_its_exit_status():
     # 9.7 community binaries can only fail: none of these may ever be taken for success.
     assert len(REAL) >= 12
     for name, entry in REAL.items():
-        outcome = mt.parse_output(_method(name), _run(entry))
+        outcome = tool_verdict.parse_output(_method(name), _run(entry))
         assert not outcome.ok, name
         assert outcome.reason, name
 
@@ -59,13 +65,13 @@ def test_every_real_output_is_judged_a_failure_whatever_its_exit_status():
 def test_mysql_migrate_keyring_refusals_exit_0_and_are_failures(name):
     entry = REAL[name]
     assert entry['exit_status'] == 0          # what the real binary did
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, _run(entry))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, _run(entry))
     assert outcome.refused and not outcome.ok
     assert outcome.reason.startswith('the tool refused to run')
 
 
 def test_same_component_refusal_text():
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, _run(REAL['mmk_same_component']))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, _run(REAL['mmk_same_component']))
     assert outcome.errors == ['Source and destination cannot be the same.']
 
 
@@ -73,7 +79,7 @@ def test_same_component_refusal_text():
                                         ('mmk_missing_source_component', 'source'),
                                         ('mmk_bad_component_dir', 'source')])
 def test_missing_component_is_an_error_naming_the_side(name, role):
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, _run(REAL[name]))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, _run(REAL[name]))
     assert not outcome.ok and not outcome.refused
     assert any(e.startswith('[error ID: 1126') for e in outcome.errors)
     assert any('Failed to load %s keyring' % role in e for e in outcome.errors)
@@ -89,7 +95,7 @@ def test_missing_component_is_an_error_naming_the_side(name, role):
     ('mysqld_missing_source_option', 'Invalid --keyring-migration-source option'),
 ])
 def test_migration_server_failures_keep_the_servers_words(name, words):
-    outcome = mt.parse_output(mt.METHOD_MIGRATION_SERVER, _run(REAL[name]))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MIGRATION_SERVER, _run(REAL[name]))
     assert not outcome.ok
     assert any(words in e for e in outcome.errors), outcome.errors
     # The log's warnings about the sandbox's set-up are not errors.
@@ -103,7 +109,7 @@ def test_migration_server_online_run_paused_and_resumed_the_real_server():
 
 
 def test_refusals_of_the_migration_server():
-    outcome = mt.parse_output(mt.METHOD_MIGRATION_SERVER, _run(REAL['mysqld_component_to_component']))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MIGRATION_SERVER, _run(REAL['mysqld_component_to_component']))
     assert outcome.refused
 
 
@@ -117,7 +123,7 @@ MMK_SUCCESS = textwrap.dedent('''\
 
 
 def test_mysql_migrate_keyring_success():
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, mt.ToolRun(['x'], 0, MMK_SUCCESS, '', 1))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, tool_runner.ToolRun(['x'], 0, MMK_SUCCESS, '', 1))
     assert outcome.ok and outcome.migrated_count == 3 and outcome.skipped_count == 0
 
 
@@ -129,7 +135,7 @@ def test_mysql_migrate_keyring_skipped_keys_exit_0_are_a_failure():
               'Skipping\n'
               '2026-11-23 04:10:39 [WARNING] Length (20000) of data identified by data_id: big, auth_id:  exceeds '
               'maximum supported length by migration tool (16384). Skipping\n')
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, mt.ToolRun(['x'], 0, stdout, stderr, 1))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, tool_runner.ToolRun(['x'], 0, stdout, stderr, 1))
     assert not outcome.ok
     assert outcome.skipped_count == 2
     assert outcome.skipped == [dict(key_id='k1', user_id='root@localhost'), dict(key_id='big', user_id='')]
@@ -141,58 +147,58 @@ def test_mysql_migrate_keyring_write_failure_exits_1():
     stderr = ('2026-11-23 04:10:39 [ERROR]   Failed to write data pointed by data_id: k1, auth_id: u into destination '
               'keyring\n2026-11-23 04:10:39 [ERROR]   Failed to migrate all keys to destination keyring. Please check '
               'log for more details\n')
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, mt.ToolRun(['x'], 1, '', stderr, 1))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, tool_runner.ToolRun(['x'], 1, '', stderr, 1))
     assert not outcome.ok and len(outcome.errors) == 2
 
 
 def test_exit_0_without_the_success_line_is_a_failure():
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, mt.ToolRun(['x'], 0, '', '', 1))
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, tool_runner.ToolRun(['x'], 0, '', '', 1))
     assert not outcome.ok and 'never said' in outcome.reason
 
 
 def test_migration_server_success_and_its_exit_status():
     # SOURCE-DERIVED: ER_KEYRING_MIGRATION_SUCCESSFUL MY-011085, in 9.7's log line format (seen for real above).
     line = '2026-11-23T04:11:01.208249Z 0 [System] [MY-011085] [Server] Keyring migration successful.\n'
-    assert mt.parse_output(mt.METHOD_MIGRATION_SERVER, mt.ToolRun(['x'], 0, '', line, 1)).ok
-    assert not mt.parse_output(mt.METHOD_MIGRATION_SERVER, mt.ToolRun(['x'], 1, '', line, 1)).ok
+    assert tool_verdict.parse_output(tool_catalog.METHOD_MIGRATION_SERVER, tool_runner.ToolRun(['x'], 0, '', line, 1)).ok
+    assert not tool_verdict.parse_output(tool_catalog.METHOD_MIGRATION_SERVER, tool_runner.ToolRun(['x'], 1, '', line, 1)).ok
 
 
 def test_a_killed_tool_is_a_failure_even_after_a_success_line():
-    run = mt.ToolRun(['x'], None, MMK_SUCCESS, '', 1, killed_by='timeout')
-    outcome = mt.parse_output(mt.METHOD_MYSQL_MIGRATE_KEYRING, run)
+    run = tool_runner.ToolRun(['x'], None, MMK_SUCCESS, '', 1, killed_by='timeout')
+    outcome = tool_verdict.parse_output(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, run)
     assert not outcome.ok and 'killed (timeout)' in outcome.reason
 
 
 # ---- choosing the tool ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('source, destination, requested, expected', [
-    ('keyring_file', 'component_keyring_file', 'auto', mt.METHOD_NATIVE),
-    ('component_keyring_file', 'component_keyring_encrypted_file', 'auto', mt.METHOD_NATIVE),
-    ('keyring_file', 'keyring_encrypted_file', 'auto', mt.METHOD_MIGRATION_SERVER),
-    ('keyring_okv', 'component_keyring_file', 'auto', mt.METHOD_MIGRATION_SERVER),
-    ('component_keyring_file', 'keyring_aws', 'auto', mt.METHOD_MIGRATION_SERVER),
-    ('component_keyring_file', 'component_keyring_kmip', 'auto', mt.METHOD_MYSQL_MIGRATE_KEYRING),
-    ('component_keyring_file', 'component_keyring_file', 'mysql_tool', mt.METHOD_MYSQL_MIGRATE_KEYRING),
-    ('keyring_file', 'component_keyring_file', 'mysql_tool', mt.METHOD_MIGRATION_SERVER),
+    ('keyring_file', 'component_keyring_file', 'auto', tool_catalog.METHOD_NATIVE),
+    ('component_keyring_file', 'component_keyring_encrypted_file', 'auto', tool_catalog.METHOD_NATIVE),
+    ('keyring_file', 'keyring_encrypted_file', 'auto', tool_catalog.METHOD_MIGRATION_SERVER),
+    ('keyring_okv', 'component_keyring_file', 'auto', tool_catalog.METHOD_MIGRATION_SERVER),
+    ('component_keyring_file', 'keyring_aws', 'auto', tool_catalog.METHOD_MIGRATION_SERVER),
+    ('component_keyring_file', 'component_keyring_kmip', 'auto', tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING),
+    ('component_keyring_file', 'component_keyring_file', 'mysql_tool', tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING),
+    ('keyring_file', 'component_keyring_file', 'mysql_tool', tool_catalog.METHOD_MIGRATION_SERVER),
 ])
 def test_choose_method(source, destination, requested, expected):
-    assert mt.choose_method(source, destination, requested) == expected
+    assert tool_catalog.choose_method(source, destination, requested) == expected
 
 
 def test_native_cannot_read_enterprise_keystores():
     with pytest.raises(KeystoreError, match='cannot read keyring_encrypted_file'):
-        mt.choose_method('keyring_file', 'keyring_encrypted_file', 'native')
+        tool_catalog.choose_method('keyring_file', 'keyring_encrypted_file', 'native')
 
 
 # ---- command lines and private files ------------------------------------------------------------------------
 
-TOOL = dict(mt.DEFAULT_TOOL_SETTINGS)
+TOOL = dict(tool_migration.DEFAULT_TOOL_SETTINGS)
 CONNECTION = dict(socket='/run/mysqld/mysqld.sock', user='root', password=LOGIN_SECRET)
 
 
 def _plugin_invocation(online=True):
-    return mt.Invocation(
-        mt.METHOD_MIGRATION_SERVER,
+    return tool_invocation.Invocation(
+        tool_catalog.METHOD_MIGRATION_SERVER,
         dict(type='keyring_file', path='/var/lib/mysql-keyring/keyring'),
         dict(type='keyring_encrypted_file', path='/var/lib/mysql-keyring/enc', password=SECRET,
              options={'keyring_encrypted_file_open_mode': 0}, secret_options={'extra_secret_thing': 'X-s3cret'}),
@@ -222,10 +228,10 @@ def test_migration_server_argv_has_no_secret_and_the_option_file_has_them(tmp_pa
 def test_component_sides_get_to_and_from_component_flags():
     src = dict(type='component_keyring_file', path='/k/src')
     dst = dict(type='keyring_okv', options={'keyring_okv_conf_dir': '/etc/okv'})
-    argv = mt.Invocation(mt.METHOD_MIGRATION_SERVER, src, dst, TOOL).argv('/w')
+    argv = tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, src, dst, TOOL).argv('/w')
     assert '--keyring-migration-from-component' in argv and '--keyring-migration-to-component' not in argv
     assert '--keyring-migration-source=component_keyring_file.so' in argv
-    files = mt.Invocation(mt.METHOD_MIGRATION_SERVER, src, dst, TOOL).files()
+    files = tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, src, dst, TOOL).files()
     assert json.loads(files['component_keyring_file.cnf']) == {'path': '/k/src', 'read_only': True}
     assert 'loose-keyring_okv_conf_dir="/etc/okv"' in files['tool.cnf']
 
@@ -233,7 +239,7 @@ def test_component_sides_get_to_and_from_component_flags():
 def test_mysql_migrate_keyring_argv_and_configs():
     src = dict(type='component_keyring_file', path='/k/src')
     dst = dict(type='component_keyring_encrypted_file', path='/k/dst', password=SECRET)
-    invocation = mt.Invocation(mt.METHOD_MYSQL_MIGRATE_KEYRING, src, dst, TOOL, connection=CONNECTION, online=True)
+    invocation = tool_invocation.Invocation(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING, src, dst, TOOL, connection=CONNECTION, online=True)
     argv = invocation.argv('/w')
     assert argv == ['/usr/bin/mysql_migrate_keyring', '--defaults-file=/w/tool.cnf',
                     '--component-dir=/usr/lib/mysql/plugin', '--source-keyring=component_keyring_file',
@@ -270,7 +276,7 @@ def test_prepare_writes_files_the_tool_user_can_read_and_never_write():
 
 def test_prepare_removes_the_work_directories_that_killed_runs_left_behind(tmp_path, monkeypatch):
     # A SIGKILLed module never reaches its cleanup, and its directory holds passwords.
-    monkeypatch.setattr(mt.tempfile, 'tempdir', str(tmp_path))
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
     gone = subprocess.Popen(['true'])
     gone.wait()
     orphan = tmp_path / ('keyops-tool-%d-abc' % gone.pid)
@@ -290,48 +296,48 @@ def test_prepare_removes_the_work_directories_that_killed_runs_left_behind(tmp_p
 
 def test_secret_looking_plain_options_are_refused():
     with pytest.raises(KeystoreError, match='secret_options'):
-        mt.Invocation(mt.METHOD_MIGRATION_SERVER, dict(type='keyring_hashicorp',
+        tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_hashicorp',
                                                        options={'keyring_hashicorp_secret_id': 'x'}),
                       dict(type='component_keyring_file', path='/k'), TOOL)
 
 
 def test_relative_or_missing_paths_are_refused():
     with pytest.raises(KeystoreError, match='must be absolute'):
-        mt.Invocation(mt.METHOD_MIGRATION_SERVER, dict(type='keyring_file', path='keyring'),
+        tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_file', path='keyring'),
                       dict(type='keyring_okv'), TOOL)
     with pytest.raises(KeystoreError, match='path is required'):
-        mt.Invocation(mt.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file'),
+        tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file'),
                       dict(type='keyring_okv'), TOOL)
 
 
 def test_option_file_values_are_quoted_and_line_breaks_refused():
-    text = mt.option_file_text('mysqld', {'a': 'x # not a comment', 'b': 'q"uo\\te', 'c': True})
+    text = tool_invocation.option_file_text('mysqld', {'a': 'x # not a comment', 'b': 'q"uo\\te', 'c': True})
     assert text == '[mysqld]\na="x # not a comment"\nb="q\\"uo\\\\te"\nc="ON"\n'
     with pytest.raises(KeystoreError, match='line break'):
-        mt.option_file_text('mysqld', {'a': 'x\ny'})
+        tool_invocation.option_file_text('mysqld', {'a': 'x\ny'})
 
 
 # ---- the runner ------------------------------------------------------------------------------------------------
 
 def test_run_tool_collects_both_streams_and_the_status(tmp_path):
-    run = mt.run_tool([sys.executable, '-c', 'import sys; print("out"); sys.stderr.write("err\\n"); sys.exit(3)'],
+    run = tool_runner.run_tool([sys.executable, '-c', 'import sys; print("out"); sys.stderr.write("err\\n"); sys.exit(3)'],
                       cwd=str(tmp_path), timeout=30)
     assert (run.returncode, run.stdout, run.stderr, run.killed_by) == (3, 'out\n', 'err\n', None)
 
 
 def test_run_tool_kills_on_timeout(tmp_path):
-    run = mt.run_tool([sys.executable, '-c', 'import time; time.sleep(30)'], cwd=str(tmp_path), timeout=0.5)
+    run = tool_runner.run_tool([sys.executable, '-c', 'import time; time.sleep(30)'], cwd=str(tmp_path), timeout=0.5)
     assert run.killed_by == 'timeout' and run.returncode is None and run.seconds < 10
 
 
 def test_run_tool_names_a_missing_binary(tmp_path):
     with pytest.raises(KeystoreError, match='cannot run /nonexistent/mysqld'):
-        mt.run_tool(['/nonexistent/mysqld'], cwd=str(tmp_path), timeout=5)
+        tool_runner.run_tool(['/nonexistent/mysqld'], cwd=str(tmp_path), timeout=5)
 
 
 def test_run_tool_watch_may_kill(tmp_path):
-    run = mt.run_tool([sys.executable, '-c', 'import time; time.sleep(30)'], cwd=str(tmp_path), timeout=30,
-                      watch=lambda process: mt._kill_group(process) or True)
+    run = tool_runner.run_tool([sys.executable, '-c', 'import time; time.sleep(30)'], cwd=str(tmp_path), timeout=30,
+                      watch=lambda process: tool_runner.kill_group(process) or True)
     assert run.killed_by == 'watch' and run.returncode is None
 
 
@@ -342,7 +348,7 @@ def test_snapshot_restores_bytes_mode_and_backup_sibling(tmp_path):
     with open(path, 'wb') as f:
         f.write(b'original')
     os.chmod(path, 0o640)
-    snapshot = mt.FileSnapshot(path)
+    snapshot = tool_record.FileSnapshot(path)
     with open(path, 'wb') as f:
         f.write(b'the tool half-wrote this')
     with open(path + '.backup', 'wb') as f:
@@ -358,7 +364,7 @@ def test_snapshot_restores_bytes_mode_and_backup_sibling(tmp_path):
 
 def test_snapshot_of_an_absent_file_removes_what_the_tool_created(tmp_path):
     path = str(tmp_path / 'new')
-    snapshot = mt.FileSnapshot(path)
+    snapshot = tool_record.FileSnapshot(path)
     with open(path, 'wb') as f:
         f.write(b'created')
     assert snapshot.restore(write_atomically) and not os.path.exists(path)
@@ -367,17 +373,17 @@ def test_snapshot_of_an_absent_file_removes_what_the_tool_created(tmp_path):
 def test_run_record_round_trip_without_secrets(tmp_path):
     src = dict(type='keyring_encrypted_file', path='/k/src', password=SECRET, secret_options={'x': 'X-s3cret'})
     dst = dict(type='keyring_okv', options={'keyring_okv_conf_dir': '/etc/okv'})
-    record = mt.RunRecord(str(tmp_path / 'records'), mt.METHOD_MIGRATION_SERVER, src, dst)
+    record = tool_record.RunRecord(str(tmp_path / 'records'), tool_catalog.METHOD_MIGRATION_SERVER, src, dst)
     assert record.load() is None
     record.save(source_sha256='abc', destination_sha256=None, migrated_count=None, keys=[])
     assert record.load()['source_sha256'] == 'abc'
     with open(record.path) as f:
         text = f.read()
     assert SECRET not in text and 'X-s3cret' not in text
-    other = mt.RunRecord(str(tmp_path / 'records'), mt.METHOD_MIGRATION_SERVER, src,
+    other = tool_record.RunRecord(str(tmp_path / 'records'), tool_catalog.METHOD_MIGRATION_SERVER, src,
                          dict(dst, options={'keyring_okv_conf_dir': '/etc/okv2'}))
     assert other.load() is None
 
 
 def test_scrub_masks_every_secret():
-    assert mt.scrub('unknown variable keyring_encrypted_file_password=%s' % SECRET, [SECRET]).endswith('=********')
+    assert tool_verdict.scrub('unknown variable keyring_encrypted_file_password=%s' % SECRET, [SECRET]).endswith('=********')

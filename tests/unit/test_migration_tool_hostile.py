@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils/migration_tool against the server's OS user: the work directory it is handed, the keystore
+"""module_utils/mysql_tool against the server's OS user: the work directory it is handed, the keystore
 directory it owns, and a run-record directory set to one it can write.
 
 Run as root (as the modules are), these plant what that user could: symbolic links owned by it (uid 65534 here),
@@ -16,11 +16,15 @@ __metaclass__ = type
 import os
 import stat
 import subprocess
+import tempfile
 import threading
 
 import pytest
 
-from ansible_collections.keyops.mysql.plugins.module_utils import migration_tool as mt
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import catalog as tool_catalog
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import invocation as tool_invocation
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import record as tool_record
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import workdir as tool_workdir
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import write_atomically
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import UnsafePathError
 
@@ -67,7 +71,7 @@ def tmpdir_(tmp_path, monkeypatch):
     path = str(tmp_path / 'tmp')
     os.mkdir(path)
     os.chmod(path, 0o1777)
-    monkeypatch.setattr(mt.tempfile, 'tempdir', path)
+    monkeypatch.setattr(tempfile, 'tempdir', path)
     return path
 
 
@@ -96,13 +100,13 @@ def within(seconds, function, *args):
 
 
 def mmk_invocation():
-    return mt.Invocation(mt.METHOD_MYSQL_MIGRATE_KEYRING,
+    return tool_invocation.Invocation(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING,
                          dict(type='component_keyring_file', path='/k/src'),
                          dict(type='component_keyring_encrypted_file', path='/k/dst', password=SECRET), TOOL)
 
 
 def server_invocation():
-    return mt.Invocation(mt.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file', path='/k/src',
+    return tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file', path='/k/src',
                                                           password=SECRET),
                          dict(type='component_keyring_file', path='/k/dst'), TOOL)
 
@@ -155,7 +159,7 @@ def test_a_link_planted_at_the_next_work_directory_name_is_not_used(tmpdir_, vic
     # Pretend the server's user guessed the name: the first name tried is one it planted a link at.
     real_urandom = os.urandom
     guessed = [b'\0' * 6]
-    monkeypatch.setattr(mt.os, 'urandom', lambda n: guessed.pop() if guessed else real_urandom(n))
+    monkeypatch.setattr(os, 'urandom', lambda n: guessed.pop() if guessed else real_urandom(n))
     planted = os.path.join(tmpdir_, 'keyops-tool-%d-000000000000' % os.getpid())
     plant_link(victim.dir, planted)
     invocation = mmk_invocation()
@@ -214,7 +218,7 @@ def test_orphan_removal_does_not_follow_what_was_planted(tmpdir_, victim):
     os.mkdir(theirs)
     plant_link(victim.path, os.path.join(theirs, 'link'))
     os.chown(theirs, NOBODY, NOBODY)
-    within(10, mt.remove_orphan_workdirs, tmpdir_)
+    within(10, tool_workdir.remove_orphan_workdirs, tmpdir_)
     victim.assert_untouched()
     assert not os.path.lexists(orphan)
     assert os.path.islink(link) and stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -225,7 +229,7 @@ def test_a_temp_directory_others_can_rearrange_is_refused(tmp_path, monkeypatch)
     loose = str(tmp_path / 'loose')
     os.mkdir(loose)
     os.chmod(loose, 0o777)            # no sticky bit: anyone could rename our holder away
-    monkeypatch.setattr(mt.tempfile, 'tempdir', loose)
+    monkeypatch.setattr(tempfile, 'tempdir', loose)
     with pytest.raises(UnsafePathError, match='sticky') as caught:
         mmk_invocation().prepare(uid=NOBODY, gid=NOBODY)
     assert loose in str(caught.value)
@@ -259,11 +263,11 @@ def test_snapshot_refuses_a_destination_it_could_not_put_back(keystore_dir, vict
     else:
         os.mkfifo(at)
     with pytest.raises(UnsafePathError) as caught:
-        within(10, mt.FileSnapshot, destination)
+        within(10, tool_record.FileSnapshot, destination)
     assert at in str(caught.value)
     if what != 'hard link':           # a fingerprint only reads: a hard link is fine there, a link or fifo is not
         with pytest.raises(UnsafePathError):
-            within(10, mt.file_sha256, at)
+            within(10, tool_record.file_sha256, at)
     victim.assert_untouched()
 
 
@@ -271,7 +275,7 @@ def test_a_link_on_the_way_to_the_destination_is_refused(keystore_dir, victim):
     plant_link(victim.dir, os.path.join(keystore_dir, 'sub'))
     destination = os.path.join(keystore_dir, 'sub', 'shadow')
     with pytest.raises(UnsafePathError) as caught:
-        mt.FileSnapshot(destination)
+        tool_record.FileSnapshot(destination)
     assert os.path.join(keystore_dir, 'sub') in str(caught.value)
     victim.assert_untouched()
 
@@ -283,7 +287,7 @@ def test_restore_replaces_what_the_tool_user_left_without_following_it(keystore_
         f.write(b'original')
     os.chown(destination, NOBODY, NOBODY)
     os.chmod(destination, 0o640)
-    snapshot = mt.FileSnapshot(destination)
+    snapshot = tool_record.FileSnapshot(destination)
     # After the run, as the server's user: the keystore and a new .backup are names for the victim.
     os.unlink(destination)
     for at in (destination, destination + '.backup'):
@@ -307,7 +311,7 @@ def test_restore_replaces_what_the_tool_user_left_without_following_it(keystore_
 
 def test_restore_of_an_absent_destination_removes_only_the_planted_link(keystore_dir, victim):
     destination = os.path.join(keystore_dir, 'component_keyring_file')
-    snapshot = mt.FileSnapshot(destination)
+    snapshot = tool_record.FileSnapshot(destination)
     plant_link(victim.path, destination)
     assert snapshot.restore(write_atomically)
     assert not os.path.lexists(destination)
@@ -316,7 +320,7 @@ def test_restore_of_an_absent_destination_removes_only_the_planted_link(keystore
 
 def test_restore_refuses_a_directory_left_at_the_name(keystore_dir, victim):
     destination = os.path.join(keystore_dir, 'component_keyring_file')
-    snapshot = mt.FileSnapshot(destination)
+    snapshot = tool_record.FileSnapshot(destination)
     os.mkdir(destination)
     plant_link(victim.path, os.path.join(destination, 'x'))
     with pytest.raises(UnsafePathError, match='is a directory now') as caught:
@@ -329,7 +333,7 @@ def test_restore_refuses_a_directory_left_at_the_name(keystore_dir, victim):
 
 def test_a_link_at_the_run_record_is_refused_not_written_through(keystore_dir, victim):
     # tool.record_dir set to a directory the server's user can write.
-    record = mt.RunRecord(keystore_dir, mt.METHOD_MIGRATION_SERVER, dict(type='keyring_okv'),
+    record = tool_record.RunRecord(keystore_dir, tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_okv'),
                           dict(type='component_keyring_kmip'))
     plant_link(victim.path, record.path)
     assert record.load() is None
@@ -342,7 +346,7 @@ def test_a_link_at_the_run_record_is_refused_not_written_through(keystore_dir, v
 
 def test_a_run_record_directory_that_is_a_planted_link_is_refused(keystore_dir, victim):
     plant_link(victim.dir, os.path.join(keystore_dir, 'records'))
-    record = mt.RunRecord(os.path.join(keystore_dir, 'records'), mt.METHOD_MIGRATION_SERVER,
+    record = tool_record.RunRecord(os.path.join(keystore_dir, 'records'), tool_catalog.METHOD_MIGRATION_SERVER,
                           dict(type='keyring_okv'), dict(type='component_keyring_kmip'))
     with pytest.raises(UnsafePathError) as caught:
         record.save(source_sha256=None, destination_sha256=None, migrated_count=1, keys=[])
