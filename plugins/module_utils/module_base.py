@@ -13,13 +13,14 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.keyops.mysql.plugins.module_utils import mysql
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import KEYSTORE_TYPES
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 
 
 # The suboptions of every option that names a keystore ({type, path, password}), as the modules document them.
 KEYSTORE_OPTIONS = dict(
     type=dict(type='str', required=True,
-              choices=['keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file']),
+              choices=list(KEYSTORE_TYPES)),
     path=dict(type='path', required=True),
     password=dict(type='str', no_log=True),
     follow=dict(type='bool', default=False),

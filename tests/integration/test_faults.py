@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import ONLINE_POINTS
 
 from ..conftest import REPO_ROOT
 
@@ -109,6 +110,7 @@ def test_online_copy_killed_at_every_point(fleet, tmp_path):
     hosts = fleet.group('mysql')
     points = {'mysql1': 'after_pause', 'mysql2': 'mid_copy', 'mysql3': 'before_resume',
               'mysql4': 'before_temp_write', 'mysql5': 'after_fsync'}
+    assert set(ONLINE_POINTS) <= set(points.values()), 'every point of an online run is killed at'
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
     res = play(fleet, 'online_copy.yml', {'fault_destination': destination, 'fault_per_host': points}, tmp_path,
                args=['-e', 'fault="{{ fault_per_host[inventory_hostname] }}"'])

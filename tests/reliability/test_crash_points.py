@@ -14,12 +14,12 @@ import subprocess
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import WRITE_POINTS
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
 
 from ..unit.keystore.strategies import random_bytes
 from . import migration_child
 
-WRITE_POINTS = ['before_temp_write', 'after_temp_write', 'after_fsync', 'after_rename', 'before_dir_fsync']
 OLD = [Key('dest-%d' % i, '', 'AES', random_bytes(100 + i, 32)) for i in range(3)]
 SOURCE = [Key('INNODBKey-src-%d' % i, 'u%d@%%' % i, 'AES', random_bytes(200 + i, 32)) for i in range(50)]
 

@@ -20,10 +20,9 @@ import time
 
 ENVIRONMENT_VARIABLE = 'KEYOPS_FAULT_INJECT'
 
-POINTS = (
-    'before_temp_write', 'after_temp_write', 'after_fsync', 'after_rename', 'before_dir_fsync',    # a write
-    'after_pause', 'mid_copy', 'before_resume',                                                     # online run
-)
+# The named points: those of a destination write, and those of an online run (the tests kill at each).
+WRITE_POINTS = ('before_temp_write', 'after_temp_write', 'after_fsync', 'after_rename', 'before_dir_fsync')
+ONLINE_POINTS = ('after_pause', 'mid_copy', 'before_resume')
 
 
 def checkpoint(name):

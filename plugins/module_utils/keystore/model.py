@@ -50,10 +50,6 @@ class Key(tuple):
     identity = property(itemgetter(0, 1), doc='(key_id, user_id): what every format tells keys apart by '
                                               '(the plugin adds a stricter rule).')
 
-    def same_material(self, other):
-        """True when both keys have the same type and bytes (identity is compared separately)."""
-        return self[2] == other[2] and self[3] == other[3]
-
     def __getnewargs__(self):
         return tuple(self)
 

@@ -61,10 +61,6 @@ class MigrationPlan:
     def destination_exists(self):
         return self.destination_sha256 is not None
 
-    @property
-    def changes_destination(self):
-        return bool(self.to_copy) and not self.conflicts
-
     def merged_keys(self):
         """The destination after the migration: its old keys in their order, then the copied ones."""
         return list(self.destination_keys) + list(self.to_copy)

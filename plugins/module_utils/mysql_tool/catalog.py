@@ -14,10 +14,11 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import KEYSTORE_TYPES
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 
 # Keystore formats the collection reads and writes itself.
-NATIVE_TYPES = ('keyring_file', 'component_keyring_file', 'component_keyring_encrypted_file')
+NATIVE_TYPES = tuple(KEYSTORE_TYPES)
 
 # Plugins: type -> (library, option naming the data file or None). keyring_file is readable natively too, but
 # the migration server can also be asked to move it.
