@@ -13,6 +13,7 @@ __metaclass__ = type
 import os
 import stat
 
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
@@ -175,9 +176,7 @@ class KeyringMigration:
                 self.module.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
                                  'method native' % (name, name))
         source, destination = self.keystore('source'), self.keystore('destination')
-        if lstat_file(source.path, follow=source.follow) is None:
-            # Never "migrate" an empty keystore from a mistyped path (the MySQL manual's warning).
-            raise KeystoreError('the source keystore does not exist; check the path', path=source.path)
+        require_source(source.path, source.follow)
         try:
             self.check_before_copy(source, destination)
             prepared = self.prepare(source, destination)
@@ -326,9 +325,8 @@ class KeyringMigration:
         its bytes did not change meanwhile.)"""
         owner, group, _mode = self.file_attributes(source, destination)
         self.check_reachable(destination, owner, group)
-        if not self.params['allow_empty_source'] and len(source.load(self.params['on_backup_file'])) == 0:
-            raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the server '
-                                'uses (or set allow_empty_source: true)', path=source.path)
+        refuse_empty_source(len(source.load(self.params['on_backup_file'])), self.params['allow_empty_source'],
+                            source.path)
 
     def report_conflicts(self, exc):
         summary = self.summary(exc.plan)

@@ -151,14 +151,17 @@ def load_destination(destination, on_backup=ON_BACKUP_FAIL):
     return keys, destination.loaded_sha256
 
 
-def _same_file(first, second):
+def refuse_same_file(source_path, destination_path):
+    """Refuse a copy of a keystore onto itself: the same path once resolved, or another name of the same file."""
     # A comparison only (stat, readlink): following links here reads no file and changes nothing.
-    if real_path(first, follow=True) == real_path(second, follow=True):
-        return True
-    try:
-        return os.path.samefile(first, second)    # hard links
-    except OSError:
-        return False
+    same = real_path(source_path, follow=True) == real_path(destination_path, follow=True)
+    if not same:
+        try:
+            same = os.path.samefile(source_path, destination_path)    # hard links
+        except OSError:
+            same = False
+    if same:
+        raise KeystoreError('source and destination are the same file (%s)' % destination_path, path=source_path)
 
 
 class PreparedMigration:
@@ -190,8 +193,7 @@ def prepare_migration(source, destination):
     (raising MigrationConflictError), and render and check the destination's next bytes. A later
     migrate(..., prepared=) that finds both files unchanged only writes those bytes. Backups beside either
     file are refused here, as migrate() refuses them by default."""
-    if _same_file(source.path, destination.path):
-        raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
+    refuse_same_file(source.path, destination.path)
     return without_gc(_prepare, source, destination)
 
 
@@ -232,8 +234,7 @@ def migrate(source, destination, owner=None, group=None, mode=None, check_mode=F
     replaced (to copy it aside, for example). `prepared`: prepare_migration()'s result for these keystores;
     if both files are still as it saw them, its plan and rendered bytes are used as they are.
     """
-    if _same_file(source.path, destination.path):
-        raise KeystoreError('source and destination are the same file (%s)' % destination.path, path=source.path)
+    refuse_same_file(source.path, destination.path)
     # Loading, planning and writing allocate objects by the hundred thousand and no reference cycles.
     return without_gc(_migrate, source, destination, owner, group, mode, check_mode, on_backup, before_write,
                       prepared)

@@ -15,7 +15,6 @@ import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.catalog import (
-    FILE_COMPONENTS,
     METHOD_MYSQL_MIGRATE_KEYRING,
     PLUGIN_TYPES,
     check_options,

@@ -15,6 +15,12 @@ import json
 import os
 import pwd
 
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import (
+    paused_by_someone_else,
+    refuse_empty_source,
+    refuse_same_file,
+    require_source,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import DirectoryLock, write_atomically
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, UnsafePathError
@@ -149,12 +155,7 @@ class ToolMigration:
         self._tool_path('mysqld' if self.method == METHOD_MIGRATION_SERVER else 'mysql_migrate_keyring')
         uid, gid = self._run_as()
         source_path = keystore_file(self.source)
-        source_st = None
-        if source_path:
-            source_st = lstat_file(source_path, follow=follow_of(self.source))
-            if source_st is None:
-                raise KeystoreError('the source keystore does not exist; check the path', path=source_path)
-            check_regular(source_path, source_st)
+        source_st = require_source(source_path, follow_of(self.source)) if source_path else None
         destination_path = keystore_file(self.destination)
         if destination_path:
             # Refused before anything runs: the destination could not be snapshotted, nor put back after a
@@ -164,19 +165,16 @@ class ToolMigration:
                 if st is not None:
                     check_regular(path, st, single_link=True)
                     if source_st is not None and (st.st_dev, st.st_ino) == (source_st.st_dev, source_st.st_ino):
-                        raise KeystoreError('source and destination are the same file', path=path)
-            if source_path and real_path(destination_path, follow=follow_of(self.destination)) == \
-                    real_path(source_path, follow=follow_of(self.source)):
-                raise KeystoreError('source and destination are the same file', path=destination_path)
+                        refuse_same_file(source_path, path)
+            if source_path:
+                refuse_same_file(source_path, destination_path)
 
         for role, spec in (('source', self.source), ('destination', self.destination)):
             self._check_global_component_config(role, spec)
         source_keys, destination_keys, destination = self._known_keys()
         if source_keys is not None:
             res['source_key_count'] = len(source_keys)
-            if not source_keys and not self.params.get('allow_empty_source'):
-                raise KeystoreError('the source keystore holds no keys: check that the path is the keystore the '
-                                    'server uses (or set allow_empty_source: true)', path=source_path)
+            refuse_empty_source(len(source_keys), self.params.get('allow_empty_source'), source_path)
         before = [key_summary(k) for k in destination_keys] if destination_keys is not None else None
         if source_keys is not None and destination_keys is not None:
             plan = plan_migration(source_keys, destination_keys, destination)
@@ -378,9 +376,7 @@ class ToolMigration:
             if not state['before']:
                 marker = session.read_pause_marker()
                 if not marker:
-                    raise KeystoreError('keyring_operations is OFF on %s and keyops did not pause it (a DBA did?); '
-                                        'MySQL\'s tool would set it ON when it finishes. Resume the server first '
-                                        'or run with online: false' % session.where)
+                    raise paused_by_someone_else(session.where)
                 self.result['resumed_interrupted_pause'] = marker
             session.write_pause_marker()
             state['during'] = False     # the tool pauses it itself
@@ -396,9 +392,7 @@ class ToolMigration:
             before = session.get_keyring_operations()
             self.result['keyring_operations'] = dict(before=before, during=False, after=True)
             if not before and not session.read_pause_marker():
-                raise KeystoreError('keyring_operations is OFF on %s and keyops did not pause it (a DBA did?); '
-                                    'MySQL\'s tool would set it ON when it finishes. Resume the server first or run '
-                                    'with online: false' % session.where)
+                raise paused_by_someone_else(session.where)
             self.result['queries'] = ['SET GLOBAL KEYRING_OPERATIONS=0 (by the tool)',
                                       'SET GLOBAL KEYRING_OPERATIONS=1 (by the tool)']
         finally:
