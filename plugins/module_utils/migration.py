@@ -75,14 +75,27 @@ RELOAD_KEYRING = 'ALTER INSTANCE RELOAD KEYRING'
 
 
 class KeyringMigration:
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.result = module.result
+    """keyring_migrate's run: choose the copy path (the collection's own, or MySQL's tool), check, copy, report.
+
+    It needs no module: the options, the result dict to fill, check and diff mode, a warning sink and a factory of
+    (unconnected) MysqlSession objects, so keyring_info can run it in check mode for its report.
+    """
+
+    def __init__(self, params, result, check_mode=False, diff=False, warn=None, session_factory=None):
+        self.params = params
+        self.result = result
+        self.check_mode = check_mode
+        self.diff = diff
+        self.warn = warn or (lambda message: None)
+        self.session_factory = session_factory
         self.copied = []
         self.result.update(migrated=[], already_present=[], conflicts=[], migrated_count=0, already_present_count=0,
                            conflict_count=0, keys_listed_truncated=False, source_key_count=0,
                            destination_key_count=0, destination_created=False)
+
+    @classmethod
+    def for_module(cls, module):
+        return cls(module.params, module.result, module.check_mode, module._diff, module.warn, module.mysql_session)
 
     def summary(self, plan):
         """plan.summary() with at most max_keys_listed keys of each kind, and the counts, into the result."""
@@ -132,21 +145,21 @@ class KeyringMigration:
 
     def run(self):
         method = catalog.choose_method(self.params['source']['type'], self.params['destination']['type'],
-                                              self.params['method'])
+                                       self.params['method'])
         if method != catalog.METHOD_NATIVE:
             destination_path = catalog.keystore_file(self.params['destination'])
             in_use = None
             if self.params['online']:
                 self.result['keyring_reloaded'] = False
                 if destination_path:
-                    with self.module.mysql_session() as session:
+                    with self.session_factory() as session:
                         in_use = self.destination_in_use(session, destination_path)
             try:
-                ToolMigration(self.params, method, self.module.check_mode, self.module._diff,
-                                             self.module.mysql_session, self.result, self.module.warn).run()
+                ToolMigration(self.params, method, self.check_mode, self.diff, self.session_factory, self.result,
+                              self.warn).run()
                 if in_use and self.result.get('changed'):
                     # After the tool's run and resume (all of the copied keys are listed here: capped below).
-                    with self.module.mysql_session() as session:
+                    with self.session_factory() as session:
                         try:
                             self.reload_keyring(session, destination_path, in_use,
                                                 [(k['key_id'], k['user_id']) for k in self.result.get('migrated') or []],
@@ -173,7 +186,7 @@ class KeyringMigration:
             if not self.params[name].get('path'):
                 raise KeystoreError('%s.path is required to copy keys natively' % name)
             if self.params[name].get('options') or self.params[name].get('secret_options'):
-                self.module.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
+                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
                                  'method native' % (name, name))
         source, destination = self.keystore('source'), self.keystore('destination')
         require_source(source.path, source.follow)
@@ -214,7 +227,7 @@ class KeyringMigration:
         return destination._attributes_match(owner, group, mode)
 
     def run_paused(self, source, destination, prepared):
-        session = self.module.mysql_session().connect()
+        session = self.session_factory().connect()
         state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
         self.result['queries'] = session.queries
         self.result['paused'] = False
@@ -228,13 +241,13 @@ class KeyringMigration:
                 # OFF only because an interrupted keyops run paused it: what to restore is ON.
                 self.result['resumed_interrupted_pause'] = session.read_pause_marker()
                 state['before'] = True
-                if not self.module.check_mode:
+                if not self.check_mode:
                     session.set_keyring_operations(False)     # rewrite the marker as this run's
             # A pause that nothing would happen in is skipped (unless it is an interrupted run's, to undo).
             needed = state['before'] and not (self.nothing_to_write(source, destination, prepared)
                                               and 'resumed_interrupted_pause' not in self.result)
-            paused = needed and not self.module.check_mode
-            if needed and self.module.check_mode:
+            paused = needed and not self.check_mode
+            if needed and self.check_mode:
                 session.queries.extend(['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON'])
             if paused:
                 session.set_keyring_operations(False)
@@ -281,11 +294,11 @@ class KeyringMigration:
         """Make a server whose keyring component uses the destination read the copied keys ((key_id, user_id)
         pairs), and check that it did. A reload needs keyring_operations ON, so it follows the resume; a key
         written in between rewrites the file from the server's memory, which the check finds."""
-        if self.module.check_mode:
+        if self.check_mode:
             session.queries.append(RELOAD_KEYRING)
             return
         if not operations_on:
-            self.module.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
+            self.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
                              'its keyring: restart it before keyring_operations is set ON again, or its next key '
                              'write drops the copied keys from %s' % (session.where, destination_path))
             return
@@ -344,7 +357,7 @@ class KeyringMigration:
 
         try:
             plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
-                                    check_mode=self.module.check_mode, on_backup=self.params['on_backup_file'],
+                                    check_mode=self.check_mode, on_backup=self.params['on_backup_file'],
                                     before_write=keep_previous, prepared=prepared)
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
@@ -352,16 +365,16 @@ class KeyringMigration:
         self.copied = plan.to_copy
         summary = self.summary(plan)
         if not plan.source_keys:
-            self.module.warn('the source keystore %s holds no keys: check that it is the keystore the server '
+            self.warn('the source keystore %s holds no keys: check that it is the keystore the server '
                              'uses' % source.path)
         self.result.update(
             destination_key_count=summary['destination_key_count_after'],
-            destination_created=created and (written is not None or self.module.check_mode),
+            destination_created=created and (written is not None or self.check_mode),
             changed=(written.changed if written is not None else
-                     self.module.check_mode and (bool(plan.to_copy) or created)))
+                     self.check_mode and (bool(plan.to_copy) or created)))
         if written is not None and written.backup_set_aside:
             self.result['backup_file_set_aside'] = written.backup_set_aside
-        if self.module._diff:
+        if self.diff:
             listed = max(self.params['max_keys_listed'], 0)
             before = [key_summary(k) for k in list(plan.destination_keys)[:listed]]
             after = before + summary['to_copy'][:listed - len(before)]
@@ -371,32 +384,18 @@ class KeyringMigration:
                                                   key_count=summary['destination_key_count_after']))
 
 
-class _CheckModeRun:
-    """What KeyringMigration uses of its module, for a check-mode run on behalf of another module."""
-
-    check_mode = True
-    _diff = False
-
-    def __init__(self, module, params):
-        self.params = dict(params, online=False, backup=False)
-        self.result = {}
-        self.warn = module.warn
-        self.mysql_session = module.mysql_session
-
-    def backup_local(self, path):
-        raise AssertionError('a check-mode run writes nothing, so it keeps no backup of %s' % path)
-
-
 def check_mode_result(module, params):
     """keyring_migrate's check-mode result for `params` (its options but online and backup): what it would copy,
     and if it would fail, failed=true and the message it would fail with. Never fails `module`."""
-    run = _CheckModeRun(module, params)
+    result = {}
+    run = KeyringMigration(dict(params, online=False, backup=False), result, check_mode=True, warn=module.warn,
+                           session_factory=module.mysql_session)
     try:
-        KeyringMigration(run).run()
+        run.run()
     except KeystoreError as exc:
-        run.result.update(failed=True, msg=str(exc), error=type(exc).__name__)
+        result.update(failed=True, msg=str(exc), error=type(exc).__name__)
     except MysqlError as exc:
-        run.result.update(failed=True, msg=str(exc), mysql_error_code=exc.code)
-    run.result.setdefault('changed', False)
-    run.result.setdefault('failed', False)
-    return run.result
+        result.update(failed=True, msg=str(exc), mysql_error_code=exc.code)
+    result.setdefault('changed', False)
+    result.setdefault('failed', False)
+    return result

@@ -452,7 +452,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(KeyringMigration(module).run)
+    module.run(KeyringMigration.for_module(module).run)
 
 
 if __name__ == '__main__':
