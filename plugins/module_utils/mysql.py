@@ -18,7 +18,6 @@ import os
 import time
 import traceback
 
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import write_atomically
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import open_directory, read_file
 
@@ -238,13 +237,24 @@ class MysqlSession:
         return os.path.join(PAUSE_MARKER_DIR, 'paused-%s.json' % name)
 
     def write_pause_marker(self):
-        # Through safe_fs like every other file: the directory is made relative to its parent's descriptor and the
-        # marker replaced atomically, never through a link.
+        # Through safe_fs like every other file: the directory is made relative to its parent's descriptor, and the
+        # marker is a new file (O_EXCL|O_NOFOLLOW) renamed over the old one, never written through a link. Not
+        # write_atomically: its fault-injection points belong to keystore writes, and the marker is written before
+        # the pause.
         record = dict(server=self.where, server_uuid=self.server_uuid, pid=os.getpid(),
                       paused_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+        name = os.path.basename(self.pause_marker_path)
+        temp = '.%s.%d.tmp' % (name, os.getpid())
         try:
-            open_directory(PAUSE_MARKER_DIR, create_mode=0o700).close()
-            write_atomically(self.pause_marker_path, json.dumps(record).encode('utf-8'), mode=0o600)
+            with open_directory(PAUSE_MARKER_DIR, create_mode=0o700) as directory:
+                if directory.exists(temp):
+                    directory.unlink(temp)          # a killed run's
+                fd = directory.create(temp, 0o600)
+                try:
+                    os.write(fd, json.dumps(record).encode('utf-8'))
+                finally:
+                    os.close(fd)
+                directory.rename(temp, name)
         except (KeystoreError, OSError) as exc:
             raise MysqlError('cannot write the pause marker %s (%s); not pausing %s'
                              % (self.pause_marker_path, exc, self.where))
