@@ -48,6 +48,8 @@ MIGRATE_KEYSTORE_OPTIONS = dict(
     options=dict(type='dict'),
     secret_options=dict(type='dict', no_log=True),
 )
+# A keystore kept in a file names it.
+PATH_REQUIRED = [('type', keystore_type, ('path',)) for keystore_type in catalog.FILE_TYPES]
 TOOL_OPTIONS = dict(
     mysqld=dict(type='path', default=DEFAULT_TOOL_SETTINGS['mysqld']),
     mysql_migrate_keyring=dict(type='path', default=DEFAULT_TOOL_SETTINGS['mysql_migrate_keyring']),
@@ -58,8 +60,8 @@ TOOL_OPTIONS = dict(
 )
 # keyring_migrate's options but online and backup: all keyring_info's O(migration) takes too.
 MIGRATION_OPTIONS = dict(
-    source=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
-    destination=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS),
+    source=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS, required_if=PATH_REQUIRED),
+    destination=dict(type='dict', required=True, options=MIGRATE_KEYSTORE_OPTIONS, required_if=PATH_REQUIRED),
     method=dict(type='str', default='auto', choices=['auto', 'native', 'mysql_tool']),
     tool=dict(type='dict', default={}, options=TOOL_OPTIONS),
     owner=dict(type='str'),
@@ -183,8 +185,6 @@ class KeyringMigration:
             return
         self.result['method'] = method
         for name in ('source', 'destination'):
-            if not self.params[name].get('path'):
-                raise KeystoreError('%s.path is required to copy keys natively' % name)
             if self.params[name].get('options') or self.params[name].get('secret_options'):
                 self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
                                  'method native' % (name, name))

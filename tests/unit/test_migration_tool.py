@@ -305,9 +305,6 @@ def test_relative_or_missing_paths_are_refused():
     with pytest.raises(KeystoreError, match='must be absolute'):
         tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_file', path='keyring'),
                       dict(type='keyring_okv'), TOOL)
-    with pytest.raises(KeystoreError, match='path is required'):
-        tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file'),
-                      dict(type='keyring_okv'), TOOL)
 
 
 def test_option_file_values_are_quoted_and_line_breaks_refused():

@@ -39,6 +39,9 @@ COMPONENT_TYPES = ('component_keyring_file', 'component_keyring_encrypted_file',
 FILE_COMPONENTS = ('component_keyring_file', 'component_keyring_encrypted_file')
 
 ALL_TYPES = tuple(sorted(set(PLUGIN_TYPES) | set(COMPONENT_TYPES)))
+# Keystores kept in a data file, whose spec must name it (the argspecs require `path` for them).
+FILE_TYPES = tuple(sorted(set(NATIVE_TYPES) | set(FILE_COMPONENTS)
+                          | set(t for t, (_library, data_option) in PLUGIN_TYPES.items() if data_option)))
 
 METHOD_NATIVE = 'native'
 METHOD_MIGRATION_SERVER = 'migration_server'
@@ -74,14 +77,12 @@ def keystore_file(spec):
 
 
 def check_options(spec, role):
-    """Refuse secrets in the plain options dict, and missing paths for file keystores."""
+    """Refuse secrets in the plain options dict, and relative paths. (A missing path of a file keystore is refused by
+    the modules' argspecs.)"""
     for name in (spec.get('options') or {}):
         if SECRET_NAME.search(name):
             raise KeystoreError('%s.options.%s looks like a secret: put it in %s.secret_options, which is never '
                                 'shown in output' % (role, name, role))
-    keystore_type = spec['type']
-    if (keystore_type in FILE_COMPONENTS or PLUGIN_TYPES.get(keystore_type, (None, None))[1]) and not spec.get('path'):
-        raise KeystoreError('%s.path is required for a %s keystore' % (role, keystore_type))
     if spec.get('path') and not os.path.isabs(spec['path']):
         raise KeystoreError('%s.path must be absolute (the tools resolve relative paths against their own working '
                             'directory)' % role, path=spec['path'])

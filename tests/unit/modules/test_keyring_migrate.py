@@ -342,3 +342,12 @@ def test_a_source_backup_file_names_the_way_out_too(files, capsys):
     rc, result = run_module(keyring_migrate, _args(files), capsys)
     assert rc == 1 and result['error'] == 'BackupPresentError' and files['source'] in result['msg']
     assert 'Or set on_backup_file: follow_server' in result['msg']
+
+
+@pytest.mark.parametrize('keystore_type', ['keyring_file', 'component_keyring_encrypted_file', 'keyring_encrypted_file'])
+def test_a_file_keystore_without_a_path_is_refused_by_the_argspec(tmp_path, capsys, keystore_type):
+    rc, result = run_module(keyring_migrate, dict(source=dict(type=keystore_type),
+                                                  destination=dict(type='component_keyring_file',
+                                                                   path=str(tmp_path / 'dst'))), capsys)
+    assert rc == 1 and 'type is %s but all of the following are missing: path' % keystore_type in result['msg']
+    assert not (tmp_path / 'dst').exists()
