@@ -24,15 +24,8 @@ try:
 except ImportError:  # the import sanity test and hosts without it: fail when the format is used, clearly
     HAS_CRYPTOGRAPHY = False
 
-from .base import BACKUP_ROLL_FORWARD, Decoded, Keystore
-from .component_file import (
-    FORMAT_VERSION,
-    check_component_storable,
-    component_identity_rules_suffice,
-    component_signature,
-    parse_document,
-    render_document,
-)
+from .base import Decoded
+from .component_file import FORMAT_VERSION, ComponentKeyringFile, parse_document, render_document
 from .model import BadHexError, BadPaddingError, CorruptKeystoreError, MissingDependencyError, WrongPasswordError
 
 BLOCK = 16
@@ -79,11 +72,11 @@ def decrypt_document(data, password):
     return plaintext[:-pad]
 
 
-class ComponentKeyringEncryptedFile(Keystore):
-    """component_keyring_encrypted_file's data file; needs the keystore password."""
+class ComponentKeyringEncryptedFile(ComponentKeyringFile):
+    """component_keyring_encrypted_file's data file; needs the keystore password. Inside the encryption it is
+    component_keyring_file's document, with its rules for which keys it can hold."""
 
     type_name = 'component_keyring_encrypted_file'
-    backup_action_when_valid = BACKUP_ROLL_FORWARD
     needs_password = True
 
     def decode(self, data):
@@ -94,15 +87,6 @@ class ComponentKeyringEncryptedFile(Keystore):
 
     def encode(self, keys, layout):
         return encrypt_document(render_document(keys, layout), self.password)
-
-    def signature(self, key):
-        return component_signature(key)
-
-    def check_storable(self, key, layout):
-        check_component_storable(key)
-
-    def identity_rules_suffice(self, keys):
-        return component_identity_rules_suffice(keys)
 
     def describe_layout(self, layout):
         return {'version': FORMAT_VERSION, 'cipher': 'AES-256-CBC'}
