@@ -149,7 +149,7 @@ class Keystore:
     def __init__(self, path, password=None, follow=False):
         if not path or not os.path.isabs(path):
             # A relative path resolves against whatever the working directory is: the classic way to
-            # "migrate" an empty keystore (failure mode F7).
+            # "migrate" an empty keystore.
             raise KeystoreError('the keystore path must be absolute, got %r' % (path,))
         self.path = path
         self.password = password

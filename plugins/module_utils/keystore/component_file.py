@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""component_keyring_file's JSON data file (MySQL 8.0.24+; spec: keyring-formats.md section 2).
+"""component_keyring_file's JSON data file (MySQL 8.0.24+; the format: docs/keystore-formats.md).
 
     {"version":"1.0","elements":[{"user":"...","data_id":"...","data_type":"AES","data":"<UPPER HEX>",
                                   "extension":[]}, ...]}

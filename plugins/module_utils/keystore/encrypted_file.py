@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""component_keyring_encrypted_file's data file (MySQL Enterprise; spec: keyring-formats.md section 3.2).
+"""component_keyring_encrypted_file's data file (MySQL Enterprise; the format: docs/keystore-formats.md).
 
     file = UPPERCASE-HEX( IV (16 bytes) || AES-256-CBC(key = SHA-256(password), PKCS#7)(component JSON) )
 

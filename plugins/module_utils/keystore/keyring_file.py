@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The keyring_file plugin's binary format (MySQL 5.7 and 8.0; spec: keyring-formats.md section 1).
+"""The keyring_file plugin's binary format (MySQL 5.7 and 8.0; the format: docs/keystore-formats.md).
 
     "Keyring file version:1.0" | "...:2.0"   24 bytes
     records                                  each: 5 size_t (pod_size, id, type, user, data lengths),
