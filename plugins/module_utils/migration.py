@@ -36,7 +36,10 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs impo
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, parse_mode
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import catalog
-from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.migration import DEFAULT_TOOL_SETTINGS, ToolMigration
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.migration import (
+    DEFAULT_TOOL_SETTINGS,
+    ToolMigration,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.record import DEFAULT_RECORD_DIR
 
 # Keystores as keyring_migrate takes them: the native formats plus the Enterprise ones only MySQL's tools read.
@@ -187,7 +190,7 @@ class KeyringMigration:
         for name in ('source', 'destination'):
             if self.params[name].get('options') or self.params[name].get('secret_options'):
                 self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
-                                 'method native' % (name, name))
+                          'method native' % (name, name))
         source, destination = self.keystore('source'), self.keystore('destination')
         require_source(source.path, source.follow)
         try:
@@ -299,8 +302,8 @@ class KeyringMigration:
             return
         if not operations_on:
             self.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
-                             'its keyring: restart it before keyring_operations is set ON again, or its next key '
-                             'write drops the copied keys from %s' % (session.where, destination_path))
+                      'its keyring: restart it before keyring_operations is set ON again, or its next key '
+                      'write drops the copied keys from %s' % (session.where, destination_path))
             return
         try:
             session.query(RELOAD_KEYRING)
@@ -366,7 +369,7 @@ class KeyringMigration:
         summary = self.summary(plan)
         if not plan.source_keys:
             self.warn('the source keystore %s holds no keys: check that it is the keystore the server '
-                             'uses' % source.path)
+                      'uses' % source.path)
         self.result.update(
             destination_key_count=summary['destination_key_count_after'],
             destination_created=created and (written is not None or self.check_mode),

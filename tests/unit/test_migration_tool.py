@@ -297,14 +297,14 @@ def test_prepare_removes_the_work_directories_that_killed_runs_left_behind(tmp_p
 def test_secret_looking_plain_options_are_refused():
     with pytest.raises(KeystoreError, match='secret_options'):
         tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_hashicorp',
-                                                       options={'keyring_hashicorp_secret_id': 'x'}),
-                      dict(type='component_keyring_file', path='/k'), TOOL)
+                                                                              options={'keyring_hashicorp_secret_id': 'x'}),
+                                   dict(type='component_keyring_file', path='/k'), TOOL)
 
 
 def test_relative_or_missing_paths_are_refused():
     with pytest.raises(KeystoreError, match='must be absolute'):
         tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_file', path='keyring'),
-                      dict(type='keyring_okv'), TOOL)
+                                   dict(type='keyring_okv'), TOOL)
 
 
 def test_option_file_values_are_quoted_and_line_breaks_refused():
@@ -318,7 +318,7 @@ def test_option_file_values_are_quoted_and_line_breaks_refused():
 
 def test_run_tool_collects_both_streams_and_the_status(tmp_path):
     run = tool_runner.run_tool([sys.executable, '-c', 'import sys; print("out"); sys.stderr.write("err\\n"); sys.exit(3)'],
-                      cwd=str(tmp_path), timeout=30)
+                               cwd=str(tmp_path), timeout=30)
     assert (run.returncode, run.stdout, run.stderr, run.killed_by) == (3, 'out\n', 'err\n', None)
 
 
@@ -334,7 +334,7 @@ def test_run_tool_names_a_missing_binary(tmp_path):
 
 def test_run_tool_watch_may_kill(tmp_path):
     run = tool_runner.run_tool([sys.executable, '-c', 'import time; time.sleep(30)'], cwd=str(tmp_path), timeout=30,
-                      watch=lambda process: tool_runner.kill_group(process) or True)
+                               watch=lambda process: tool_runner.kill_group(process) or True)
     assert run.killed_by == 'watch' and run.returncode is None
 
 
@@ -378,7 +378,7 @@ def test_run_record_round_trip_without_secrets(tmp_path):
         text = f.read()
     assert SECRET not in text and 'X-s3cret' not in text
     other = tool_record.RunRecord(str(tmp_path / 'records'), tool_catalog.METHOD_MIGRATION_SERVER, src,
-                         dict(dst, options={'keyring_okv_conf_dir': '/etc/okv2'}))
+                                  dict(dst, options={'keyring_okv_conf_dir': '/etc/okv2'}))
     assert other.load() is None
 
 

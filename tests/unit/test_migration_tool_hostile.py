@@ -101,14 +101,14 @@ def within(seconds, function, *args):
 
 def mmk_invocation():
     return tool_invocation.Invocation(tool_catalog.METHOD_MYSQL_MIGRATE_KEYRING,
-                         dict(type='component_keyring_file', path='/k/src'),
-                         dict(type='component_keyring_encrypted_file', path='/k/dst', password=SECRET), TOOL)
+                                      dict(type='component_keyring_file', path='/k/src'),
+                                      dict(type='component_keyring_encrypted_file', path='/k/dst', password=SECRET), TOOL)
 
 
 def server_invocation():
     return tool_invocation.Invocation(tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_encrypted_file', path='/k/src',
-                                                          password=SECRET),
-                         dict(type='component_keyring_file', path='/k/dst'), TOOL)
+                                                                                 password=SECRET),
+                                      dict(type='component_keyring_file', path='/k/dst'), TOOL)
 
 
 def dead_pid():
@@ -334,7 +334,7 @@ def test_restore_refuses_a_directory_left_at_the_name(keystore_dir, victim):
 def test_a_link_at_the_run_record_is_refused_not_written_through(keystore_dir, victim):
     # tool.record_dir set to a directory the server's user can write.
     record = tool_record.RunRecord(keystore_dir, tool_catalog.METHOD_MIGRATION_SERVER, dict(type='keyring_okv'),
-                          dict(type='component_keyring_kmip'))
+                                   dict(type='component_keyring_kmip'))
     plant_link(victim.path, record.path)
     assert record.load() is None
     with pytest.raises(UnsafePathError) as caught:
@@ -347,7 +347,7 @@ def test_a_link_at_the_run_record_is_refused_not_written_through(keystore_dir, v
 def test_a_run_record_directory_that_is_a_planted_link_is_refused(keystore_dir, victim):
     plant_link(victim.dir, os.path.join(keystore_dir, 'records'))
     record = tool_record.RunRecord(os.path.join(keystore_dir, 'records'), tool_catalog.METHOD_MIGRATION_SERVER,
-                          dict(type='keyring_okv'), dict(type='component_keyring_kmip'))
+                                   dict(type='keyring_okv'), dict(type='component_keyring_kmip'))
     with pytest.raises(UnsafePathError) as caught:
         record.save(source_sha256=None, destination_sha256=None, migrated_count=1, keys=[])
     assert os.path.join(keystore_dir, 'records') in str(caught.value)

@@ -285,7 +285,7 @@ class KeyringFile(Keystore):
     @staticmethod
     def _digest_of_other_layout(records, arch, stored):
         # 8.0 digests its native buffer before converting it to the file's layout, so a foreign-layout file
-        # written by an x86_64 server carries the digest of the LE_64 serialisation (spec section 1.5).
+        # written by an x86_64 server carries the digest of the LE_64 serialisation.
         raw = [(r.key_id, r.key_type, r.user_id, r.raw_data) for r in records]
         return any(hashlib.sha256(serialize_records(raw, name)).digest() == stored
                    for name, _fmt, _width in ARCHITECTURES if name != arch)

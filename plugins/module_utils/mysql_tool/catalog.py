@@ -50,6 +50,7 @@ METHOD_MYSQL_MIGRATE_KEYRING = 'mysql_migrate_keyring'
 # Option names whose values are secrets: refused in the plain `options` dict, so they are never echoed.
 SECRET_NAME = re.compile(r'password|secret|token|passphrase|credential', re.I)
 
+
 def is_component(keystore_type):
     return keystore_type in COMPONENT_TYPES
 

@@ -23,6 +23,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.catalog im
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.workdir import WorkTree, remove_orphan_workdirs
 
+
 def _option_line(name, value):
     if isinstance(value, bool):
         value = 'ON' if value else 'OFF'

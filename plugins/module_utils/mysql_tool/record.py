@@ -34,6 +34,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.catalog im
 # Where the records of successful tool runs are kept (tool.record_dir).
 DEFAULT_RECORD_DIR = '/var/lib/keyops-mysql/tool-runs'
 
+
 class FileSnapshot:
     """A keystore file's bytes (or absence), and its .backup sibling's, so a failed run can be undone exactly.
 

@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 
+
 class ToolRun:
     """What a run produced: exit status (None if killed), output, duration, and whether we killed it."""
 
