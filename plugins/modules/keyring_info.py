@@ -211,6 +211,28 @@ keyring_file_data:
   description: C(@@keyring_file_data), where the server has the variable (5.7/8.0 with the plugin loaded).
   returned: O(server=true)
   type: str
+active_keyrings:
+  description:
+    - The keyrings the server has enabled - components whose status is C(Active), plugins whose status is
+      C(ACTIVE) - each with the keystore it uses (its data file, or a name such as C(the keyring_okv plugin) where
+      it has none). MySQL supports one at a time.
+  returned: O(server=true)
+  type: list
+  elements: dict
+  sample: [{name: component_keyring_file, kind: component, keystore: /var/lib/mysql-keyring/component_keyring_file}]
+active_keystores:
+  description: The keystores of RV(active_keyrings), in the same order.
+  returned: O(server=true)
+  type: list
+  elements: str
+  sample: [/var/lib/mysql-keyring/component_keyring_file]
+keystore_in_use:
+  description:
+    - With O(migration), which of its two keystores the server uses - V(source), V(destination) or V(other) -
+      comparing paths as the host resolves them.
+  returned: O(server=true) and O(migration) given
+  type: str
+  sample: source
 tls_cipher:
   description: The TLS cipher of the module's own connection; empty when the connection is not encrypted.
   returned: O(server=true)
@@ -316,6 +338,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use
 
 
 # O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
@@ -356,6 +379,9 @@ def _server_facts(session):
     facts['plugins'] = [dict(name=n, status=s) for n, s in rows or ()]
     rows = session.optional_query('SELECT @@GLOBAL.keyring_file_data')
     facts['keyring_file_data'] = rows[0][0] if rows else None
+    keyrings = active_keyrings(components, facts['plugins'], facts['keyring_file_data'])
+    facts['active_keyrings'] = keyrings
+    facts['active_keystores'] = [k['keystore'] for k in keyrings]
     rows = session.optional_query("SELECT VARIABLE_VALUE FROM performance_schema.session_status "
                                   "WHERE VARIABLE_NAME = 'Ssl_cipher'")
     facts['tls_cipher'] = rows[0][0] if rows else None
@@ -428,8 +454,13 @@ def main():
                 module.result['verify_queries'] = run_verify_queries(session, queries)
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
         if module.params['migration'] is not None:
-            module.result['migration'] = check_mode_result(module, dict(module.params['migration'], method='auto',
+            migration = module.params['migration']
+            module.result['migration'] = check_mode_result(module, dict(migration, method='auto',
                                                                         tool=DEFAULT_TOOL_OPTIONS))
+            if module.params['server']:
+                module.result['keystore_in_use'] = keystore_in_use(
+                    module.result['active_keystores'], migration['source'].get('path'),
+                    migration['destination'].get('path'))
 
     module.run(body)
 
