@@ -81,6 +81,16 @@ def plant_link(target, at):
     os.lchown(at, NOBODY, NOBODY)
 
 
+def plant(what, victim_path, at):
+    """What the server's user can leave at a name: a link to the victim, a hard link to it, or a fifo."""
+    if what == 'link':
+        plant_link(victim_path, at)
+    elif what == 'hard link':
+        os.link(victim_path, at)
+    else:
+        os.mkfifo(at)
+
+
 def within(seconds, function, *args):
     """function(*args), failing the test instead of hanging it (opening a fifo blocks)."""
     outcome = {}
@@ -256,12 +266,7 @@ def test_snapshot_refuses_a_destination_it_could_not_put_back(keystore_dir, vict
     at = destination + suffix
     if not suffix:
         os.unlink(destination)
-    if what == 'link':
-        plant_link(victim.path, at)
-    elif what == 'hard link':
-        os.link(victim.path, at)
-    else:
-        os.mkfifo(at)
+    plant(what, victim.path, at)
     with pytest.raises(UnsafePathError) as caught:
         within(10, tool_record.FileSnapshot, destination)
     assert at in str(caught.value)
@@ -291,12 +296,7 @@ def test_restore_replaces_what_the_tool_user_left_without_following_it(keystore_
     # After the run, as the server's user: the keystore and a new .backup are names for the victim.
     os.unlink(destination)
     for at in (destination, destination + '.backup'):
-        if what == 'link':
-            plant_link(victim.path, at)
-        elif what == 'hard link':
-            os.link(victim.path, at)
-        else:
-            os.mkfifo(at)
+        plant(what, victim.path, at)
     assert not within(10, snapshot.unchanged)
     assert within(10, snapshot.restore, write_atomically)
     victim.assert_untouched()
