@@ -253,7 +253,7 @@ class OwnershipFixer:
         changed = (st.st_uid != self.uid or st.st_gid != self.gid or stat.S_IMODE(st.st_mode) != want_mode)
         if changed and not self.module.check_mode:
             try:
-                set_owner_and_mode(target.fd, target.path, st, self.uid, self.gid, want_mode)
+                set_owner_and_mode(target.fd, st, self.uid, self.gid, want_mode)
             except OSError as exc:
                 raise KeystoreError('cannot change owner or mode: %s (run the task as root, with become)'
                                     % exc.strerror, path=target.path)

@@ -281,7 +281,7 @@ def locate(path, follow=False, create_mode=None):
         raise KeystoreError('the path must be absolute, got %r' % (path,))
     for _hop in range(MAX_LINKS + 1):
         parent, name = os.path.split(path.rstrip('/') or '/')
-        if not name:
+        if name in ('', '.', '..'):
             raise KeystoreError('names a directory, not a file', path=path)
         directory = open_directory(parent, create_mode=create_mode, shown=path)
         if not follow:
@@ -293,7 +293,8 @@ def locate(path, follow=False, create_mode=None):
             directory.close()
             raise _link_error(directory.join(name), st, True)
         target = os.readlink(name, dir_fd=directory.fd)
-        path = os.path.normpath(os.path.join(directory.path, target))
+        # Not normalised: open_directory takes each '..' physically, after the links before it.
+        path = os.path.join(directory.path, target)
         directory.close()
     raise KeystoreError('too many symbolic links', path=path)
 
@@ -326,7 +327,7 @@ def real_path(path, follow=False):
         return directory.join(name)
 
 
-def set_owner_and_mode(fd, path, st, uid, gid, mode):
+def set_owner_and_mode(fd, st, uid, gid, mode):
     """fchown/fchmod on an open descriptor; True if anything changed. `st`: its fstat."""
     changed = False
     if (uid is not None and uid != st.st_uid) or (gid is not None and gid != st.st_gid):

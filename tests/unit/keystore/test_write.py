@@ -326,3 +326,16 @@ def test_a_link_at_the_keystore_is_refused_unless_followed_and_root_owned(store,
         os.lchown(store.path, 65534, 65534)
         with pytest.raises(model.UnsafePathError, match='follow only allows links owned by root'):
             open_keystore('component_keyring_file', store.path, follow=True).load()
+
+
+def test_a_followed_link_with_dot_dot_is_resolved_physically(tmp_path):
+    # root's link: keystores/current -> ../real/sub/../store, where sub is itself a link to elsewhere/deep: '..'
+    # after sub is taken from where sub leads (elsewhere), as the kernel would, not by cutting the text.
+    (tmp_path / 'elsewhere' / 'deep').mkdir(parents=True)
+    (tmp_path / 'real').mkdir()
+    os.symlink(str(tmp_path / 'elsewhere' / 'deep'), str(tmp_path / 'real' / 'sub'))
+    _write_raw(str(tmp_path / 'elsewhere' / 'store'), 'component_keyring_file', OLD)
+    (tmp_path / 'keystores').mkdir()
+    os.symlink('../real/sub/../store', str(tmp_path / 'keystores' / 'current'))
+    keystore = open_keystore('component_keyring_file', str(tmp_path / 'keystores' / 'current'), follow=True)
+    assert list(keystore.load()) == OLD
