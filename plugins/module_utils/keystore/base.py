@@ -370,36 +370,18 @@ class Keystore:
                 raise BackupPresentError('a backup file %s exists: %s; the server would undo this write, so '
                                          'nothing was written' % (self.backup_path, backup.description),
                                          path=self.path)
-            try:
-                current = read_bytes(self.path, follow=self.follow)
-            except KeystoreNotFoundError:
-                current = None
-            current_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
-            if expected_sha256 is LAST_LOADED:
-                expected_sha256 = self._loaded[1] if self._loaded is not None else LAST_LOADED
-            if expected_sha256 is not LAST_LOADED and current_sha256 != expected_sha256:
-                raise ConcurrentWriterError('the keystore changed since it was read; nothing was written',
-                                            path=self.path)
+            if expected_sha256 is LAST_LOADED and self._loaded is not None:
+                expected_sha256 = self._loaded[1]
+            current, current_sha256 = self._current_bytes(expected_sha256)
             if (rendered is not None and rendered.base_sha256 == current_sha256 and not backup.present
                     and (rendered.keys is keys or rendered.keys == keys)):
                 uid, gid, final_mode = write_atomically(self.path, rendered.data, mode=mode, owner=owner,
                                                         group=group, follow=self.follow)
                 return self._written(rendered.decoded, rendered.data, current, uid, gid, final_mode, backup)
-            if current is not None:
-                existing = self._decode_file(current, self.path)
-                layout = existing.layout
-            else:
-                existing, layout = None, None
+            existing = self._decode_file(current, self.path) if current is not None else None
             if not (planned and expected_sha256 is not LAST_LOADED):
-                known = existing.keys if existing is not None else KeySet()
-                for key in keys:
-                    if key not in known:
-                        try:
-                            self.check_storable(key, layout)
-                        except KeystoreError as exc:
-                            raise exc.with_path(self.path)
-                self.check_unique(keys)
-            data = without_gc(self.encode, keys, layout)
+                self._check_new_keys(keys, existing)
+            data = without_gc(self.encode, keys, existing.layout if existing is not None else None)
 
             if (existing is not None and not backup.present and list(existing.keys) == keys
                     and self._attributes_match(owner, group, mode)):
@@ -421,6 +403,30 @@ class Keystore:
             # The file holds exactly `data` (write_atomically read it back): its decoding is the one to keep.
             decoded = verified[0] if verified else self._decode_file(data, self.path)
             return self._written(decoded, data, current, uid, gid, final_mode, backup)
+
+    def _current_bytes(self, expected_sha256):
+        """(bytes or None, their SHA-256 or None) of the file now; ConcurrentWriterError if they are not the bytes
+        the caller planned against (`expected_sha256`, see write)."""
+        try:
+            current = read_bytes(self.path, follow=self.follow)
+        except KeystoreNotFoundError:
+            current = None
+        current_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
+        if expected_sha256 is not LAST_LOADED and current_sha256 != expected_sha256:
+            raise ConcurrentWriterError('the keystore changed since it was read; nothing was written', path=self.path)
+        return current, current_sha256
+
+    def _check_new_keys(self, keys, existing):
+        """Keys the file does not hold yet must be storable in its layout, and no two keys may share a signature."""
+        known = existing.keys if existing is not None else KeySet()
+        layout = existing.layout if existing is not None else None
+        for key in keys:
+            if key not in known:
+                try:
+                    self.check_storable(key, layout)
+                except KeystoreError as exc:
+                    raise exc.with_path(self.path)
+        self.check_unique(keys)
 
     def _written(self, decoded, data, previous, uid, gid, final_mode, backup):
         self.layout = decoded.layout

@@ -245,17 +245,8 @@ def open_directory(path, create_mode=None, shown=None):
                     raise KeystoreNotFoundError('the directory %s does not exist' % here, path=shown or path)
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise KeystoreError('cannot open directory %s: %s' % (here, exc.strerror), path=shown or path)
-                st = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
-                if not stat.S_ISLNK(st.st_mode):
-                    raise KeystoreError('%s is %s, not a directory' % (here, kind_of(st.st_mode)), path=shown or path)
-                if not trusted_link_owner(st.st_uid):
-                    raise UnsafePathError('the directory %s on its way is a symbolic link owned by %s; nothing was '
-                                          'done: name the real directory, or have root replace the link'
-                                          % (here, user_name(st.st_uid)), path=shown or path)
                 links += 1
-                if links > MAX_LINKS:
-                    raise KeystoreError('too many symbolic links on the way', path=shown or path)
-                target = os.readlink(name, dir_fd=fds[-1])
+                target = _trusted_link_target(fds[-1], name, here, shown or path, links)
                 if target.startswith('/'):
                     while len(fds) > 1:
                         os.close(fds.pop())
@@ -268,6 +259,20 @@ def open_directory(path, create_mode=None, shown=None):
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _trusted_link_target(parent_fd, name, here, shown, links):
+    """The target of the link `name` met on the way to a directory, if root (or we) own it; else UnsafePathError."""
+    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        raise KeystoreError('%s is %s, not a directory' % (here, kind_of(st.st_mode)), path=shown)
+    if not trusted_link_owner(st.st_uid):
+        raise UnsafePathError('the directory %s on its way is a symbolic link owned by %s; nothing was done: name the '
+                              'real directory, or have root replace the link' % (here, user_name(st.st_uid)),
+                              path=shown)
+    if links > MAX_LINKS:
+        raise KeystoreError('too many symbolic links on the way', path=shown)
+    return os.readlink(name, dir_fd=parent_fd)
 
 
 def locate(path, follow=False, create_mode=None):

@@ -48,74 +48,83 @@ class ToolOutcome:
 def parse_output(method, run):
     """Judge a ToolRun by what it printed, not (only) by its exit status."""
     outcome = ToolOutcome()
-    lines = [line.rstrip() for line in (run.stdout + '\n' + run.stderr).splitlines() if line.strip()]
+    judge_line = _judge_mmk_line if method == METHOD_MYSQL_MIGRATE_KEYRING else _judge_server_line
     success_seen = False
-    for line in lines:
-        if method == METHOD_MYSQL_MIGRATE_KEYRING:
-            m = _MMK_LINE.match(line)
-            loader = _LOADER_ERROR.match(line)
-            if loader:
-                outcome.errors.append(line)
-                continue
-            if not m:
-                if 'error' in line.lower() or 'fail' in line.lower():
-                    outcome.errors.append(line)
-                continue
-            level, text = m.groups()
-            if level == 'ERROR':
-                outcome.errors.append(text)
-                if text.startswith('Source and destination cannot be the same') or 'is mandatory' in text \
-                        or text.startswith('Failed to parse command line'):
-                    outcome.refused = True
-            elif level == 'WARNING':
-                outcome.warnings.append(text)
-                if 'Skipping' in text:
-                    skip = _SKIPPED_KEY.search(text)
-                    outcome.skipped.append(dict(key_id=skip.group(1), user_id=skip.group(2)) if skip
-                                           else dict(line=text))
-            else:
-                counts = _MIGRATED.search(text)
-                if counts:
-                    outcome.migrated_count = int(counts.group(1))
-                    outcome.skipped_count = int(counts.group(2))
-                if text.startswith('Key migration successful'):
-                    success_seen = True
-        else:
-            m = _SERVER_LINE.match(line)
-            if not m:
-                # mysqld prints some failures straight to stderr, before or after its log lines.
-                if line.startswith('mysqld: ') or 'error' in line.lower():
-                    outcome.errors.append(line)
-                continue
-            level, code, text = m.groups()
-            if 'skip' in text.lower() and 'keyring' in text.lower() or 'Skipping' in text:
-                outcome.skipped.append(dict(line=text))
-            if level == 'ERROR' and code not in _SERVER_NOISE:
-                outcome.errors.append(text)
-                if 'cannot be performed using migration server' in text or 'Invalid' in text:
-                    outcome.refused = True
-            elif level == 'Warning':
-                outcome.warnings.append(text)
-            if code == 'MY-011085' or text.startswith('Keyring migration successful'):
-                success_seen = True
+    for line in (run.stdout + '\n' + run.stderr).splitlines():
+        if line.strip():
+            success_seen = judge_line(outcome, line.rstrip()) or success_seen
     outcome.skipped_count = max(outcome.skipped_count, len(outcome.skipped))
-
-    if run.killed_by:
-        outcome.reason = 'the tool was killed (%s) before it finished' % run.killed_by
-    elif outcome.refused:
-        outcome.reason = 'the tool refused to run: %s' % outcome.errors[0]
-    elif outcome.errors:
-        outcome.reason = 'the tool reported errors: %s' % '; '.join(outcome.errors[:3])
-    elif outcome.skipped_count:
-        outcome.reason = ('the tool skipped %d key(s) it could not read (a skipped key is a lost key after a '
-                          'switch)' % outcome.skipped_count)
-    elif run.returncode != 0:
-        outcome.reason = 'the tool exited with status %s' % run.returncode
-    elif not success_seen:
-        outcome.reason = 'the tool exited 0 but never said the migration succeeded'
-    else:
-        outcome.ok = True
+    outcome.reason = _failure(outcome, run, success_seen)
+    outcome.ok = outcome.reason is None
     return outcome
+
+
+def _judge_mmk_line(outcome, line):
+    """Record one line of mysql_migrate_keyring's output in outcome; True if it says the migration succeeded."""
+    if _LOADER_ERROR.match(line):
+        outcome.errors.append(line)
+        return False
+    m = _MMK_LINE.match(line)
+    if not m:
+        if 'error' in line.lower() or 'fail' in line.lower():
+            outcome.errors.append(line)
+        return False
+    level, text = m.groups()
+    if level == 'ERROR':
+        outcome.errors.append(text)
+        if text.startswith('Source and destination cannot be the same') or 'is mandatory' in text \
+                or text.startswith('Failed to parse command line'):
+            outcome.refused = True
+    elif level == 'WARNING':
+        outcome.warnings.append(text)
+        if 'Skipping' in text:
+            skip = _SKIPPED_KEY.search(text)
+            outcome.skipped.append(dict(key_id=skip.group(1), user_id=skip.group(2)) if skip else dict(line=text))
+    else:
+        counts = _MIGRATED.search(text)
+        if counts:
+            outcome.migrated_count = int(counts.group(1))
+            outcome.skipped_count = int(counts.group(2))
+        return text.startswith('Key migration successful')
+    return False
+
+
+def _judge_server_line(outcome, line):
+    """Record one line of the migration server's output in outcome; True if it says the migration succeeded."""
+    m = _SERVER_LINE.match(line)
+    if not m:
+        # mysqld prints some failures straight to stderr, before or after its log lines.
+        if line.startswith('mysqld: ') or 'error' in line.lower():
+            outcome.errors.append(line)
+        return False
+    level, code, text = m.groups()
+    if 'skip' in text.lower() and 'keyring' in text.lower() or 'Skipping' in text:
+        outcome.skipped.append(dict(line=text))
+    if level == 'ERROR' and code not in _SERVER_NOISE:
+        outcome.errors.append(text)
+        if 'cannot be performed using migration server' in text or 'Invalid' in text:
+            outcome.refused = True
+    elif level == 'Warning':
+        outcome.warnings.append(text)
+    return code == 'MY-011085' or text.startswith('Keyring migration successful')
+
+
+def _failure(outcome, run, success_seen):
+    """Why the run failed, the most telling reason first; None if it succeeded."""
+    if run.killed_by:
+        return 'the tool was killed (%s) before it finished' % run.killed_by
+    if outcome.refused:
+        return 'the tool refused to run: %s' % outcome.errors[0]
+    if outcome.errors:
+        return 'the tool reported errors: %s' % '; '.join(outcome.errors[:3])
+    if outcome.skipped_count:
+        return ('the tool skipped %d key(s) it could not read (a skipped key is a lost key after a switch)'
+                % outcome.skipped_count)
+    if run.returncode != 0:
+        return 'the tool exited with status %s' % run.returncode
+    if not success_seen:
+        return 'the tool exited 0 but never said the migration succeeded'
+    return None
 
 
 def scrub(text, secrets):
