@@ -154,12 +154,35 @@ class ToolMigration:
         res.update(method=self.method, tool_command=self.invocation.argv(), tool_output=None)
         self._tool_path('mysqld' if self.method == METHOD_MIGRATION_SERVER else 'mysql_migrate_keyring')
         uid, gid = self._run_as()
+        source_path, destination_path = self._check_paths()
+        for role, spec in (('source', self.source), ('destination', self.destination)):
+            self._check_global_component_config(role, spec)
+        source_keys, destination_keys, destination = self._known_keys()
+        if source_keys is not None:
+            res['source_key_count'] = len(source_keys)
+            refuse_empty_source(len(source_keys), self.params.get('allow_empty_source'), source_path)
+        if source_keys is not None and destination_keys is not None:
+            done = self._plan_from_keys(source_keys, destination_keys, destination, destination_path)
+        else:
+            done = self._plan_from_record(source_keys, destination_keys, destination_path)
+        if done:
+            return
+        if self.check_mode:
+            if self.params.get('online'):
+                self._probe_server()
+            res['changed'] = True
+            return
+        self._run_for_real(uid, gid, source_keys, destination_path)
+        res['changed'] = True
+
+    def _check_paths(self):
+        """(source path, destination path), each None for a keystore that is not a file. Refused before anything
+        runs: a missing source, a copy onto itself, and a destination (or its .backup) that could not be
+        snapshotted, nor put back after a failure, without following or overwriting what is at these names."""
         source_path = keystore_file(self.source)
         source_st = require_source(source_path, follow_of(self.source)) if source_path else None
         destination_path = keystore_file(self.destination)
         if destination_path:
-            # Refused before anything runs: the destination could not be snapshotted, nor put back after a
-            # failure, without following or overwriting what is at these names.
             for path in (destination_path, destination_path + '.backup'):
                 st = lstat_file(path, follow=follow_of(self.destination))
                 if st is not None:
@@ -168,57 +191,53 @@ class ToolMigration:
                         refuse_same_file(source_path, path)
             if source_path:
                 refuse_same_file(source_path, destination_path)
+        return source_path, destination_path
 
-        for role, spec in (('source', self.source), ('destination', self.destination)):
-            self._check_global_component_config(role, spec)
-        source_keys, destination_keys, destination = self._known_keys()
+    def _plan_from_keys(self, source_keys, destination_keys, destination, destination_path):
+        """Both keystores are readable: plan as the native copy would. True if there is nothing to run."""
+        res = self.result
+        before = [key_summary(k) for k in destination_keys]
+        plan = plan_migration(source_keys, destination_keys, destination)
+        summary = plan.summary()
+        res.update(migrated=summary['to_copy'], already_present=summary['already_present'],
+                   conflicts=summary['conflicts'], destination_key_count=len(destination_keys))
+        if plan.conflicts:
+            raise KeystoreError('%d source key(s) conflict with the destination; the tool was not run: %s'
+                                % (len(plan.conflicts), '; '.join(c.message for c in plan.conflicts)),
+                                path=destination_path)
+        if not plan.to_copy:
+            res['tool_skipped'] = 'every source key is already in the destination'
+            return True
+        if plan.already_present:
+            raise KeystoreError('%d of the source keys are already in the destination, and MySQL\'s tool '
+                                'stops at the first key the destination already has: use method: native, '
+                                'which merges' % len(plan.already_present), path=destination_path)
+        res['destination_key_count'] = len(destination_keys) + len(plan.to_copy)
+        if self.diff:
+            res['diff'] = dict(before=dict(path=destination_path, keys=before),
+                               after=dict(path=destination_path, keys=before + summary['to_copy']))
+        return False
+
+    def _plan_from_record(self, source_keys, destination_keys, destination_path):
+        """A keystore the collection cannot read: the record of a previous successful run says whether this one is
+        already done. True if there is nothing to run."""
+        res = self.result
+        previous = self.record.load()
+        if previous and self._record_still_holds(previous):
+            res['tool_skipped'] = ('a previous run (%s, record %s) migrated this source into this destination '
+                                   'and neither has changed since' % (previous['finished_at'], self.record.path))
+            res['previous_run'] = dict((k, previous.get(k)) for k in ('finished_at', 'migrated_count', 'method'))
+            return True
         if source_keys is not None:
-            res['source_key_count'] = len(source_keys)
-            refuse_empty_source(len(source_keys), self.params.get('allow_empty_source'), source_path)
-        before = [key_summary(k) for k in destination_keys] if destination_keys is not None else None
-        if source_keys is not None and destination_keys is not None:
-            plan = plan_migration(source_keys, destination_keys, destination)
-            summary = plan.summary()
-            res.update(migrated=summary['to_copy'], already_present=summary['already_present'],
-                       conflicts=summary['conflicts'], destination_key_count=len(destination_keys))
-            if plan.conflicts:
-                raise KeystoreError('%d source key(s) conflict with the destination; the tool was not run: %s'
-                                    % (len(plan.conflicts), '; '.join(c.message for c in plan.conflicts)),
-                                    path=destination_path)
-            if not plan.to_copy:
-                res['tool_skipped'] = 'every source key is already in the destination'
-                return
-            if plan.already_present:
-                raise KeystoreError('%d of the source keys are already in the destination, and MySQL\'s tool '
-                                    'stops at the first key the destination already has: use method: native, '
-                                    'which merges' % len(plan.already_present), path=destination_path)
-            res['destination_key_count'] = len(destination_keys) + len(plan.to_copy)
-            if self.diff:
-                res['diff'] = dict(before=dict(path=destination_path, keys=before),
-                                   after=dict(path=destination_path, keys=before + summary['to_copy']))
-        else:
-            previous = self.record.load()
-            if previous and self._record_still_holds(previous):
-                res['tool_skipped'] = ('a previous run (%s, record %s) migrated this source into this destination '
-                                       'and neither has changed since' % (previous['finished_at'], self.record.path))
-                res['previous_run'] = dict((k, previous.get(k)) for k in ('finished_at', 'migrated_count',
-                                                                          'method'))
-                return
-            if source_keys is not None:
-                res['migrated'] = [key_summary(k) for k in source_keys]
-            if self.diff:
-                res['diff'] = dict(before=dict(path=destination_path, keys=before if before is not None
-                                               else 'not readable by keyops'),
-                                   after=dict(path=destination_path,
-                                              keys=(before + res['migrated']) if before is not None and
-                                              source_keys is not None else 'not readable by keyops'))
-        if self.check_mode:
-            if self.params.get('online'):
-                self._probe_server()
-            res['changed'] = True
-            return
-        self._run_for_real(uid, gid, source_keys, destination_path)
-        res['changed'] = True
+            res['migrated'] = [key_summary(k) for k in source_keys]
+        if self.diff:
+            unreadable = 'not readable by keyops'
+            before = [key_summary(k) for k in destination_keys] if destination_keys is not None else None
+            res['diff'] = dict(before=dict(path=destination_path, keys=before if before is not None else unreadable),
+                               after=dict(path=destination_path,
+                                          keys=(before + res['migrated']) if before is not None and
+                                          source_keys is not None else unreadable))
+        return False
 
     def _check_global_component_config(self, role, spec):
         """A component reads the configuration keyops writes only if its global configuration (in the plugin
