@@ -24,7 +24,7 @@ import time
 
 from .faults import checkpoint
 from .model import ConcurrentWriterError, KeystoreError, WriteVerificationError
-from .safe_fs import locate, open_directory, read_file, real_path
+from .safe_fs import locate, open_directory, read_file, real_path, write_all
 
 TEMP_SUFFIX = '.keyops-tmp'
 SELINUX_XATTR = 'security.selinux'
@@ -173,9 +173,7 @@ class _TempFileWriter(threading.Thread):
         try:
             checkpoint('before_temp_write')
             fd = self.directory.create(self.temp_name, 0o600)
-            view = memoryview(self.data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, self.data)
             checkpoint('after_temp_write')
             if self.uid is not None or self.gid is not None:
                 os.fchown(fd, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
@@ -315,9 +313,7 @@ def keep_copy(path, follow=False):
             raise KeystoreError('cannot create the backup copy %s: %s' % (directory.join(copy_name), exc.strerror),
                                 path=path)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fchown(fd, st.st_uid, st.st_gid)
             os.fchmod(fd, stat.S_IMODE(st.st_mode))
             os.fsync(fd)

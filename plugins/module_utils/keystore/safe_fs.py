@@ -207,6 +207,13 @@ def read_descriptor(fd, path):
         raise KeystoreError('cannot read: %s' % exc.strerror, path=path)
 
 
+def write_all(fd, data):
+    """Write all of `data` to the descriptor (os.write may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def open_directory(path, create_mode=None, shown=None):
     """The directory at the absolute `path`, opened one component at a time without following an untrusted link.
 

@@ -19,7 +19,7 @@ import stat
 import tempfile
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, UnsafePathError
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import open_directory
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import open_directory, write_all
 
 WORKDIR_PREFIX = 'keyops-tool-'
 # The secrets we write are a few hundred bytes; a file the tool's user grew to gigabytes is not wiped in full.
@@ -122,9 +122,7 @@ def _check_temp_directory(directory):
 def _write_new_file(directory, name, data, gid):
     fd = directory.create(name, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         _hand_over(fd, gid, 0o640)
     finally:
         os.close(fd)
