@@ -14,8 +14,8 @@ import os
 import stat
 
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_strategy import CopyStrategy, destination_in_use
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import (
     resolve_gid,
     resolve_uid,
@@ -32,15 +32,18 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import 
     migrate,
     prepare_migration,
 )
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file, real_path
-from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, parse_mode
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import (
+    KEYSTORE_OPTIONS,
+    failure_fields,
+    parse_mode,
+)
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool import catalog
-from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.migration import (
-    DEFAULT_TOOL_SETTINGS,
-    ToolMigration,
-)
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.migration import DEFAULT_TOOL_SETTINGS
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.record import DEFAULT_RECORD_DIR
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.strategy import ToolCopy
+from ansible_collections.keyops.mysql.plugins.module_utils.pause_guard import KeyringPause
 
 # Keystores as keyring_migrate takes them: the native formats plus the Enterprise ones only MySQL's tools read.
 MIGRATE_KEYSTORE_OPTIONS = dict(
@@ -76,7 +79,16 @@ MIGRATION_OPTIONS = dict(
 )
 
 DEFAULT_NEW_FILE_MODE = 0o640
-RELOAD_KEYRING = 'ALTER INSTANCE RELOAD KEYRING'
+
+
+def select_strategy(migration):
+    """The copy strategy for the method keyring_migrate's options choose (catalog.choose_method): the collection's
+    own copy (NativeCopy), or MySQL's tool (ToolCopy); KeystoreError when no method can copy that pair."""
+    params = migration.params
+    method = catalog.choose_method(params['source']['type'], params['destination']['type'], params['method'])
+    if method == catalog.METHOD_NATIVE:
+        return NativeCopy(migration, method)
+    return ToolCopy(migration, method)
 
 
 class KeyringMigration:
@@ -93,7 +105,6 @@ class KeyringMigration:
         self.diff = diff
         self.warn = warn or (lambda message: None)
         self.session_factory = session_factory
-        self.copied = []
         self.result.update(migrated=[], already_present=[], conflicts=[], migrated_count=0, already_present_count=0,
                            conflict_count=0, keys_listed_truncated=False, source_key_count=0,
                            destination_key_count=0, destination_created=False)
@@ -101,6 +112,45 @@ class KeyringMigration:
     @classmethod
     def for_module(cls, module):
         return cls(module.params, module.result, module.check_mode, module._diff, module.warn, module.mysql_session)
+
+    def run(self):
+        strategy = select_strategy(self)
+        self.result['method'] = strategy.method
+        strategy.check()
+        try:
+            strategy.run()
+        finally:
+            strategy.finish()
+
+
+class NativeCopy(CopyStrategy):
+    """method native: the collection reads both keystores and writes the destination itself (keystore.plan)."""
+
+    copied = ()
+
+    def check(self):
+        for name in ('source', 'destination'):
+            if self.params[name].get('options') or self.params[name].get('secret_options'):
+                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
+                          'method native' % (name, name))
+        self.source, self.destination = self.keystore('source'), self.keystore('destination')
+        require_source(self.source.path, self.source.follow)
+
+    def run(self):
+        source, destination = self.source, self.destination
+        try:
+            self.check_before_copy(source, destination)
+            prepared = self.prepare(source, destination)
+            if self.params['online']:
+                self.run_paused(source, destination, prepared)
+            else:
+                self.copy(source, destination, prepared)
+        except BackupPresentError as exc:
+            # Raised wherever a keystore is first read (the check, the preparation or the copy).
+            if self.params['on_backup_file'] == 'fail':
+                exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
+                            'recover it')
+            raise
 
     def summary(self, plan):
         """plan.summary() with at most max_keys_listed keys of each kind, and the counts, into the result."""
@@ -148,65 +198,6 @@ class KeyringMigration:
                                 % (uid, blocked, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid),
                                 path=destination.path)
 
-    def run(self):
-        method = catalog.choose_method(self.params['source']['type'], self.params['destination']['type'],
-                                       self.params['method'])
-        if method != catalog.METHOD_NATIVE:
-            destination_path = catalog.keystore_file(self.params['destination'])
-            in_use = None
-            if self.params['online']:
-                self.result['keyring_reloaded'] = False
-                if destination_path:
-                    with self.session_factory() as session:
-                        in_use = self.destination_in_use(session, destination_path)
-            try:
-                ToolMigration(self.params, method, self.check_mode, self.diff, self.session_factory, self.result,
-                              self.warn).run()
-                if in_use and self.result.get('changed'):
-                    # After the tool's run and resume (all of the copied keys are listed here: capped below).
-                    with self.session_factory() as session:
-                        try:
-                            self.reload_keyring(session, destination_path, in_use,
-                                                [(k['key_id'], k['user_id']) for k in self.result.get('migrated') or []],
-                                                session.get_keyring_operations())
-                        finally:
-                            self.result.setdefault('queries', []).extend(session.queries)
-            finally:
-                # The tool path lists every key it knows of: count them, then keep the first max_keys_listed.
-                listed_at_most = max(self.params['max_keys_listed'], 0)
-                for listed, count in (('migrated', 'migrated_count'), ('already_present', 'already_present_count'),
-                                      ('conflicts', 'conflict_count')):
-                    keys = self.result.get(listed) or []
-                    self.result[count] = len(keys)
-                    self.result[listed] = keys[:listed_at_most]
-                    if len(keys) > listed_at_most:
-                        self.result['keys_listed_truncated'] = True
-                for side in (self.result.get('diff') or {}).values():
-                    if isinstance(side.get('keys'), list):
-                        side['key_count'] = len(side['keys'])
-                        side['keys'] = side['keys'][:listed_at_most]
-            return
-        self.result['method'] = method
-        for name in ('source', 'destination'):
-            if self.params[name].get('options') or self.params[name].get('secret_options'):
-                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
-                          'method native' % (name, name))
-        source, destination = self.keystore('source'), self.keystore('destination')
-        require_source(source.path, source.follow)
-        try:
-            self.check_before_copy(source, destination)
-            prepared = self.prepare(source, destination)
-            if self.params['online']:
-                self.run_paused(source, destination, prepared)
-            else:
-                self.copy(source, destination, prepared)
-        except BackupPresentError as exc:
-            # Raised wherever a keystore is first read (the check, the preparation or the copy).
-            if self.params['on_backup_file'] == 'fail':
-                exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
-                            'recover it')
-            raise
-
     def prepare(self, source, destination):
         """prepare_migration() where it applies (no .backup handling asked for): the plan and the new bytes,
         made before any pause. Conflicts fail here, before the server is touched."""
@@ -230,110 +221,19 @@ class KeyringMigration:
         return destination._attributes_match(owner, group, mode)
 
     def run_paused(self, source, destination, prepared):
-        session = self.session_factory().connect()
-        state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
-        self.result['queries'] = session.queries
-        self.result['paused'] = False
-        self.result['keyring_reloaded'] = False
-        try:
-            state['before'] = state['during'] = state['after'] = session.get_keyring_operations()
+        with self.session_factory() as session:
+            self.result['keyring_reloaded'] = False
+            pause = KeyringPause(session, self.result, self.check_mode,
+                                 skip_if=lambda: self.nothing_to_write(source, destination, prepared))
+            pause.observe()
             # A server holds its keyring in memory and rewrites the whole file at its next key write: one whose
             # keyring is the destination must read the copied keys before then, or they are dropped from the file.
-            in_use = self.destination_in_use(session, destination.path)
-            if not state['before'] and session.read_pause_marker():
-                # OFF only because an interrupted keyops run paused it: what to restore is ON.
-                self.result['resumed_interrupted_pause'] = session.read_pause_marker()
-                state['before'] = True
-                if not self.check_mode:
-                    session.set_keyring_operations(False)     # rewrite the marker as this run's
-            # A pause that nothing would happen in is skipped (unless it is an interrupted run's, to undo).
-            needed = state['before'] and not (self.nothing_to_write(source, destination, prepared)
-                                              and 'resumed_interrupted_pause' not in self.result)
-            paused = needed and not self.check_mode
-            if needed and self.check_mode:
-                session.queries.extend(['SET GLOBAL keyring_operations = OFF', 'SET GLOBAL keyring_operations = ON'])
-            if paused:
-                session.set_keyring_operations(False)
-                self.result['paused'] = True
-                state['during'] = session.get_keyring_operations()
-                checkpoint('after_pause')
-            # Whatever happens to the copy, the server is resumed: a paused server cannot create or rotate keys.
-            try:
+            in_use = destination_in_use(session, destination.path)
+            with pause:
                 self.copy(source, destination, prepared)
-            except BaseException:
-                if paused:
-                    self.resume(session, state, raise_error=False)
-                raise
-            if paused:
-                checkpoint('before_resume')
-                self.resume(session, state, raise_error=True)
             if in_use and self.result['changed']:
                 self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
-                                    state['after'])
-        finally:
-            session.close()
-
-    @staticmethod
-    def destination_in_use(session, destination_path):
-        """The name of the server's active keyring whose data file is the destination, or None; refuses a plugin.
-
-        A server holds its keyring in memory and rewrites the whole file at its next key write: one whose keyring
-        is the destination must read the copied keys before then, or they are dropped from the file. A component
-        can be told to (ALTER INSTANCE RELOAD KEYRING); a plugin cannot."""
-        target = real_path(destination_path, follow=True)
-        for name, data_file in session.active_keyrings():
-            if data_file and real_path(data_file, follow=True) == target:
-                if not name.startswith('component_'):
-                    raise KeystoreError(
-                        'the server uses the destination keystore through the %s plugin, which cannot reload it: '
-                        'its next key write after the copy would rewrite the file from memory without the copied '
-                        'keys. Copy with the server stopped; or pause it with keyops.mysql.keyring_operations, copy '
-                        'with online: false, restart it and resume it (the role keyops.mysql.keyring_migration '
-                        'does that)' % name, path=destination_path)
-                return name
-        return None
-
-    def reload_keyring(self, session, destination_path, keyring, copied, operations_on):
-        """Make a server whose keyring component uses the destination read the copied keys ((key_id, user_id)
-        pairs), and check that it did. A reload needs keyring_operations ON, so it follows the resume; a key
-        written in between rewrites the file from the server's memory, which the check finds."""
-        if self.check_mode:
-            session.queries.append(RELOAD_KEYRING)
-            return
-        if not operations_on:
-            self.warn('%s uses the destination keystore and was paused by someone else, so it cannot reload '
-                      'its keyring: restart it before keyring_operations is set ON again, or its next key '
-                      'write drops the copied keys from %s' % (session.where, destination_path))
-            return
-        try:
-            session.query(RELOAD_KEYRING)
-        except MysqlError as exc:
-            raise MysqlError('the keys were copied into %s, which the server uses, but it could not reload its '
-                             'keyring (%s): restart it before it creates or rotates a key, or its next key write '
-                             'drops the copied keys from the file' % (destination_path, exc), exc.code)
-        self.result['keyring_reloaded'] = True
-        listed = session.key_identities()
-        missing = [identity for identity in copied if identity not in listed]
-        data_file = dict(session.active_keyrings()).get(keyring)
-        if missing or not data_file or real_path(data_file, follow=True) != real_path(destination_path, follow=True):
-            raise MysqlError('%s reloaded its keyring, but it lists %d of the %d copied keys and uses %s: a key '
-                             'written between the resume and the reload rewrote %s from memory, or the '
-                             'component\'s configuration names another keystore. Re-run this task now (the source '
-                             'still holds every key)'
-                             % (session.where, len(copied) - len(missing), len(copied),
-                                data_file or 'no keystore', destination_path))
-
-    def resume(self, session, state, raise_error):
-        try:
-            session.set_keyring_operations(True)
-            state['after'] = session.get_keyring_operations()
-        except MysqlError as exc:
-            state['after'] = False
-            self.result['resume_error'] = ('keyring_operations is still OFF on %s and could not be set back ON '
-                                           '(%s): run SET GLOBAL keyring_operations = ON there now'
-                                           % (session.where, exc))
-            if raise_error:
-                raise MysqlError(self.result.pop('resume_error'), exc.code)
+                                    pause.state['after'])
 
     def check_before_copy(self, source, destination):
         """Checks that need no pause: done before an online run pauses the server, to keep the pause short.
@@ -395,10 +295,8 @@ def check_mode_result(module, params):
                            session_factory=module.mysql_session)
     try:
         run.run()
-    except KeystoreError as exc:
-        result.update(failed=True, msg=str(exc), error=type(exc).__name__)
-    except MysqlError as exc:
-        result.update(failed=True, msg=str(exc), mysql_error_code=exc.code)
+    except (KeystoreError, MysqlError) as exc:
+        result.update(failed=True, **failure_fields(exc, result))
     result.setdefault('changed', False)
     result.setdefault('failed', False)
     return result

@@ -40,6 +40,22 @@ def parse_mode(value, option='mode'):
     return mode
 
 
+def failure_fields(exc, result=None):
+    """The result fields a known error fails with: msg, and error (a KeystoreError's class name) or mysql_error_code
+    (a MysqlError's); None for any other exception. A resume_error in `result` is added to msg: a server left
+    paused matters more than whatever failed first, so both are said."""
+    if isinstance(exc, KeystoreError):
+        fields = dict(msg=str(exc), error=type(exc).__name__)
+    elif isinstance(exc, mysql.MysqlError):
+        fields = dict(msg=str(exc), mysql_error_code=exc.code)
+    else:
+        return None
+    resume_error = (result or {}).get('resume_error')
+    if resume_error:
+        fields['msg'] = '%s. ALSO: %s' % (fields['msg'], resume_error)
+    return fields
+
+
 class KeyopsModule(AnsibleModule):
     """AnsibleModule with the collection's shared options and error handling.
 
@@ -71,13 +87,6 @@ class KeyopsModule(AnsibleModule):
         """Call body(); exit with self.result, or fail with a clean message on a known error."""
         try:
             body()
-        except KeystoreError as exc:
-            self.fail_json(msg=self._with_resume_error(str(exc)), error=type(exc).__name__, **self.result)
-        except mysql.MysqlError as exc:
-            self.fail_json(msg=self._with_resume_error(str(exc)), mysql_error_code=exc.code, **self.result)
+        except (KeystoreError, mysql.MysqlError) as exc:
+            self.fail_json(**dict(self.result, **failure_fields(exc, self.result)))
         self.exit_json(**self.result)
-
-    def _with_resume_error(self, message):
-        # A server left paused matters more than whatever failed first: say both.
-        resume_error = self.result.get('resume_error')
-        return message if not resume_error else '%s. ALSO: %s' % (message, resume_error)

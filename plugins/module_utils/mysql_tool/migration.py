@@ -16,7 +16,6 @@ import os
 import pwd
 
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import (
-    paused_by_someone_else,
     refuse_empty_source,
     refuse_same_file,
     require_source,
@@ -35,7 +34,6 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs impo
     read_file,
     real_path,
 )
-from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.catalog import (
     FILE_COMPONENTS,
     METHOD_MIGRATION_SERVER,
@@ -53,6 +51,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.record imp
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.runner import kill_group, run_tool
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.verdict import parse_output, scrub, scrub_dict
+from ansible_collections.keyops.mysql.plugins.module_utils.pause_guard import TOOL, KeyringPause
 
 DEFAULT_TOOL_SETTINGS = dict(mysqld='/usr/sbin/mysqld', mysql_migrate_keyring='/usr/bin/mysql_migrate_keyring',
                              plugin_dir='/usr/lib/mysql/plugin', user='mysql', timeout=600,
@@ -169,7 +168,10 @@ class ToolMigration:
             return
         if self.check_mode:
             if self.params.get('online'):
-                self._probe_server()
+                # What a real run would find (reachable, not paused by someone else); no change.
+                with self.session_factory() as session:
+                    with KeyringPause(session, res, check_mode=True, who_pauses=TOOL):
+                        pass
             res['changed'] = True
             return
         self._run_for_real(uid, gid, source_keys, destination_path)
@@ -291,35 +293,42 @@ class ToolMigration:
             self._locked_run(uid, gid, source_keys, destination_path, snapshot)
 
     def _locked_run(self, uid, gid, source_keys, destination_path, snapshot):
-        session = None
-        try:
-            if self.params.get('online'):
-                session = self._pause_claim()
-            outcome, run = self._run_tool(uid, gid, session)
-            failure = None if outcome.ok else outcome.reason
-            if failure is None and destination_path:
-                failure = self._verify(source_keys, snapshot, outcome)
-            if failure is not None:
-                restored = snapshot.restore(write_atomically) if snapshot is not None else False
-                res = self.result
-                res.update(destination_restored=restored, changed=False, migrated=[])
-                if snapshot is not None and self._native(self.destination) is not None:
-                    res['destination_key_count'] = len(self._native(self.destination).load(
-                        self.params.get('on_backup_file') or 'fail')) if snapshot.data is not None else 0
-                hint = self._hint(outcome, run)
-                message = '%s (%s on this host)%s. %s' % (
-                    failure, run.argv[0],
-                    '; the destination was restored byte-identical' if restored else
-                    ('; the destination is unchanged' if snapshot is not None else ''), hint)
-                raise ToolError(scrub(message, self.invocation.secrets()), path=destination_path or run.argv[0])
-            self.record.save(method=self.method, source_sha256=fingerprint(self.source),
-                             destination_sha256=fingerprint(self.destination),
-                             migrated_count=outcome.migrated_count,
-                             keys=[[k['key_id'], k['user_id']] for k in self.result.get('migrated') or []])
-            self.result['run_record'] = self.record.path
-        finally:
-            if session is not None:
-                self._resume(session)
+        if not self.params.get('online'):
+            self._run_and_judge(uid, gid, source_keys, destination_path, snapshot, None)
+            return
+        # keyops's pause marker is left before the tool pauses the server, so whatever OFF the tool leaves behind
+        # is ours to undo (now, or by a later run); after the tool ran or died, ON again.
+        with self.session_factory() as session:
+            with KeyringPause(session, self.result, check_mode=False, who_pauses=TOOL):
+                self._run_and_judge(uid, gid, source_keys, destination_path, snapshot, session)
+
+    def _run_and_judge(self, uid, gid, source_keys, destination_path, snapshot, session):
+        outcome, run = self._run_tool(uid, gid, session)
+        failure = None if outcome.ok else outcome.reason
+        if failure is None and destination_path:
+            failure = self._verify(source_keys, snapshot, outcome)
+        if failure is not None:
+            self._undo(failure, outcome, run, destination_path, snapshot)
+        self.record.save(method=self.method, source_sha256=fingerprint(self.source),
+                         destination_sha256=fingerprint(self.destination),
+                         migrated_count=outcome.migrated_count,
+                         keys=[[k['key_id'], k['user_id']] for k in self.result.get('migrated') or []])
+        self.result['run_record'] = self.record.path
+
+    def _undo(self, failure, outcome, run, destination_path, snapshot):
+        """The run failed: put the destination back as it was, and raise ToolError saying so."""
+        restored = snapshot.restore(write_atomically) if snapshot is not None else False
+        res = self.result
+        res.update(destination_restored=restored, changed=False, migrated=[])
+        if snapshot is not None and self._native(self.destination) is not None:
+            res['destination_key_count'] = len(self._native(self.destination).load(
+                self.params.get('on_backup_file') or 'fail')) if snapshot.data is not None else 0
+        hint = self._hint(outcome, run)
+        message = '%s (%s on this host)%s. %s' % (
+            failure, run.argv[0],
+            '; the destination was restored byte-identical' if restored else
+            ('; the destination is unchanged' if snapshot is not None else ''), hint)
+        raise ToolError(scrub(message, self.invocation.secrets()), path=destination_path or run.argv[0])
 
     def _run_tool(self, uid, gid, session):
         invocation = self.invocation
@@ -381,66 +390,6 @@ class ToolMigration:
         if 'config' in text.lower():
             return 'Check the component configuration (options / secret_options of that keystore)'
         return 'See tool_output for what the tool printed'
-
-    # ---- keyring_operations --------------------------------------------------------------------------------
-
-    def _pause_claim(self):
-        """Connect, refuse a server paused by someone else, and leave keyops's pause marker before the tool
-        pauses the server, so whatever OFF the tool leaves behind is ours to undo (now, or by a later run)."""
-        session = self.session_factory().connect()
-        state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
-        self.result['queries'] = session.queries
-        try:
-            state['before'] = session.get_keyring_operations()
-            if not state['before']:
-                marker = session.read_pause_marker()
-                if not marker:
-                    raise paused_by_someone_else(session.where)
-                self.result['resumed_interrupted_pause'] = marker
-            session.write_pause_marker()
-            state['during'] = False     # the tool pauses it itself
-        except BaseException:
-            session.close()
-            raise
-        return session
-
-    def _probe_server(self):
-        """Check mode, online: what a real run would find (reachable, not paused by someone else); no change."""
-        session = self.session_factory().connect()
-        try:
-            before = session.get_keyring_operations()
-            self.result['keyring_operations'] = dict(before=before, during=False, after=True)
-            if not before and not session.read_pause_marker():
-                raise paused_by_someone_else(session.where)
-            self.result['queries'] = ['SET GLOBAL KEYRING_OPERATIONS=0 (by the tool)',
-                                      'SET GLOBAL KEYRING_OPERATIONS=1 (by the tool)']
-        finally:
-            session.close()
-
-    def _resume(self, session):
-        """After the tool ran or died: ON again, whatever the tool left."""
-        state = self.result['keyring_operations']
-        try:
-            try:
-                after = session.get_keyring_operations()
-            except MysqlError:
-                session.close()
-                session.connect()     # the tool's death may have outlived our idle connection
-                after = session.get_keyring_operations()
-            if not after:
-                self.result['tool_left_paused'] = True
-                session.set_keyring_operations(True)
-                after = session.get_keyring_operations()
-            else:
-                session.remove_pause_marker()
-            state['after'] = after
-        except MysqlError as exc:
-            state['after'] = False
-            self.result['resume_error'] = ('keyring_operations may still be OFF on %s and could not be set back ON '
-                                           '(%s): run SET GLOBAL keyring_operations = ON there now'
-                                           % (session.where, exc))
-        finally:
-            session.close()
 
 
 def _same_file_name(one, other):
