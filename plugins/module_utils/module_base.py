@@ -74,7 +74,10 @@ class KeyopsModule(AnsibleModule):
         except KeystoreError as exc:
             self.fail_json(msg=self._with_resume_error(str(exc)), error=type(exc).__name__, **self.result)
         except mysql.MysqlError as exc:
-            self.fail_json(msg=self._with_resume_error(str(exc)), mysql_error_code=exc.code, **self.result)
+            # server_down: the server did not answer at all (not running, or not reachable), as opposed to an error
+            # it returned; a playbook can decide on it without reading the message.
+            self.fail_json(msg=self._with_resume_error(str(exc)), mysql_error_code=exc.code,
+                           server_down=exc.code in mysql.CANNOT_REACH, **self.result)
         self.exit_json(**self.result)
 
     def _with_resume_error(self, message):
