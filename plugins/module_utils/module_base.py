@@ -42,12 +42,14 @@ def parse_mode(value, option='mode'):
 
 def failure_fields(exc, result=None):
     """The result fields a known error fails with: msg, and error (a KeystoreError's class name) or mysql_error_code
-    (a MysqlError's); None for any other exception. A resume_error in `result` is added to msg: a server left
+    and server_down (a MysqlError's); None for any other exception. A resume_error in `result` is added to msg: a server left
     paused matters more than whatever failed first, so both are said."""
     if isinstance(exc, KeystoreError):
         fields = dict(msg=str(exc), error=type(exc).__name__)
     elif isinstance(exc, mysql.MysqlError):
-        fields = dict(msg=str(exc), mysql_error_code=exc.code)
+        # server_down: the server did not answer at all (not running, or not reachable), as opposed to an error it
+        # returned; a playbook can decide on it without reading the message.
+        fields = dict(msg=str(exc), mysql_error_code=exc.code, server_down=exc.code in mysql.CANNOT_REACH)
     else:
         return None
     resume_error = (result or {}).get('resume_error')

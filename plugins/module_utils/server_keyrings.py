@@ -55,6 +55,11 @@ def keystore_in_use(keystores, source_path, destination_path):
     return USES_OTHER
 
 
+def uses_only(keystores, path):
+    """Whether the server has exactly one keyring enabled and its keystore is `path`, as the host resolves both."""
+    return len(keystores) == 1 and keystores[0].startswith('/') and _resolved(keystores[0]) == _resolved(path)
+
+
 def _resolved(path):
     try:
         return real_path(path, follow=True)

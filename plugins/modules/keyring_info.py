@@ -138,6 +138,46 @@ options:
         description: As O(keyops.mysql.keyring_migrate#module:max_keys_listed).
         type: int
         default: 1000
+  expected_keystore:
+    description:
+      - A keystore file the server should use; RV(on_expected_keystore) then says whether it has exactly one keyring
+        enabled, on that file (paths compared as the host resolves them).
+    type: path
+  plan:
+    description:
+      - With O(migration), also decide what the C(keyops.mysql.keyring_migration) role does to this server, and
+        return it in RV(plan) - which keystore the server uses (paths compared as the host resolves them), the
+        action (nothing, switch, restart), the files a switch rewrites, and every reason the server cannot be
+        migrated, each with a stable code.
+      - The files a switch to a component rewrites (O(plan.component_config), O(plan.component_manifest)) are read
+        here, never through a link, to find a global file that defers to the data directory's.
+      - Needs O(server=true).
+    type: dict
+    suboptions:
+      use_after:
+        description: Which keystore the server uses afterwards; V(destination) switches a server on the source.
+        type: str
+        choices: [destination, source]
+        default: destination
+      paused:
+        description:
+          - Whether the role pauses this server for the copy. A server to be switched or restarted that is not
+            paused is a problem, since a key it created during the copy would be missing from the destination.
+        type: bool
+        default: true
+      component_config:
+        description: The component configuration file a switch to a component rewrites.
+        type: path
+      component_manifest:
+        description: The manifest a switch to a component rewrites, if any.
+        type: path
+      option_file:
+        description: The option file a switch to the C(keyring_file) plugin rewrites.
+        type: path
+      check_privileges:
+        description: Whether a login user without the privileges to set C(keyring_operations) is a problem.
+        type: bool
+        default: true
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -233,6 +273,12 @@ keystore_in_use:
   returned: O(server=true) and O(migration) given
   type: str
   sample: source
+on_expected_keystore:
+  description:
+    - Whether the server has exactly one keyring enabled, on O(expected_keystore), or with O(plan) on
+      RV(plan.expected_keystore).
+  returned: O(server=true) and O(expected_keystore) or O(plan) given
+  type: bool
 tls_cipher:
   description: The TLS cipher of the module's own connection; empty when the connection is not encrypted.
   returned: O(server=true)
@@ -308,6 +354,36 @@ migration:
     source_key_count: 1
     destination_key_count: 1
     destination_created: true
+plan:
+  description:
+    - With O(plan), the role's decision for this server. Its RV(plan.problems) are empty when the server can be
+      migrated; the role stops the whole run before any change if any host has one.
+  returned: when O(plan) is set
+  type: dict
+  contains:
+    uses:
+      description: Which keystore the server uses now - V(source), V(destination) or V(other).
+      type: str
+    action:
+      description:
+        - V(switch) (rewrite the server's configuration to the destination, then restart it), V(restart) (it already
+          uses the destination, which gets new keys) or V(none).
+      type: str
+    expected_keystore:
+      description: The keystore the server must use at the end.
+      type: str
+    switch_edits:
+      description:
+        - The files a switch rewrites, in order, as M(keyops.mysql.keyring_config) options (C(path), C(format),
+          C(settings), C(defaults), C(section), C(option), C(value)); C(password) says whether the destination's
+          password goes into that file. Empty unless RV(plan.action=switch).
+      type: list
+      elements: dict
+    problems:
+      description: Why the server cannot be migrated, each a C(code) and a one-line C(msg).
+      type: list
+      elements: dict
+      sample: [{code: paused_by_someone_else, msg: keyring_operations is OFF and keyops did not pause it}]
 keystores:
   description: One report per O(keystores) entry.
   returned: always
@@ -328,6 +404,8 @@ keystores:
 import copy
 import re
 
+from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
+from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import plan_host
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
@@ -338,12 +416,21 @@ from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
-from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use
+from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
 
 
 # O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
 MIGRATION_PLAN_OPTIONS = dict((name, spec) for name, spec in copy.deepcopy(MIGRATION_OPTIONS).items()
                               if name not in ('method', 'tool'))
+# O(plan): what the role decides with, besides the two keystores.
+PLAN_OPTIONS = dict(
+    use_after=dict(type='str', default='destination', choices=['destination', 'source']),
+    paused=dict(type='bool', default=True),
+    component_config=dict(type='path'),
+    component_manifest=dict(type='path'),
+    option_file=dict(type='path'),
+    check_privileges=dict(type='bool', default=True),
+)
 DEFAULT_TOOL_OPTIONS = dict((name, spec.get('default')) for name, spec in TOOL_OPTIONS.items())
 
 NEEDED_PRIVILEGES = ('SELECT on performance_schema.keyring_component_status and performance_schema.keyring_keys, '
@@ -441,7 +528,10 @@ def main():
             verify_queries=dict(type='list', elements='str', default=[]),
             verify_encrypted_tables=dict(type='int', default=0),
             migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
+            expected_keystore=dict(type='path'),
+            plan=dict(type='dict', options=PLAN_OPTIONS),
         ),
+        required_by=dict(plan=('migration',)),
         supports_check_mode=True,
     )
 
@@ -452,6 +542,9 @@ def main():
                 queries = module.params['verify_queries'] + encrypted_table_reads(
                     session, module.params['verify_encrypted_tables'])
                 module.result['verify_queries'] = run_verify_queries(session, queries)
+            if module.params['expected_keystore']:
+                module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
+                                                                  module.params['expected_keystore'])
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
         if module.params['migration'] is not None:
             migration = module.params['migration']
@@ -461,6 +554,15 @@ def main():
                 module.result['keystore_in_use'] = keystore_in_use(
                     module.result['active_keystores'], migration['source'].get('path'),
                     migration['destination'].get('path'))
+        if module.params['plan'] is not None:
+            if not module.params['server']:
+                module.fail_json(msg='plan decides from the server\'s report: it needs server: true')
+            module.result['plan'] = plan_host(module.result, module.result['migration'],
+                                              dict(module.params['plan'], source=module.params['migration']['source'],
+                                                   destination=module.params['migration']['destination']),
+                                              read_members=lambda path: parse_json_object(read_text(path), path))
+            module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
+                                                              module.result['plan']['expected_keystore'])
 
     module.run(body)
 

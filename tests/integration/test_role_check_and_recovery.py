@@ -80,6 +80,11 @@ def untouched(fleet, *files):
             'files': one(fleet, ['cat', *files]) if files else None}
 
 
+def codes(entry):
+    """The problem codes the report gives a host (the role decides on codes, never on message text)."""
+    return [problem['code'] for problem in entry.get('problems') or ()]
+
+
 def test_check_mode_changes_nothing_and_writes_the_plan(fleet, tmp_path):
     config = fleet.hosts['mysql1']['keyring_component_config']
     before = {'config': one(fleet, ['cat', config]), 'pid': one(fleet, ['cat', '/run/mysqld/mysqld.pid']),
@@ -165,6 +170,7 @@ def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_b
     assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
     assert re.search(r'the server is MySQL 9\.7\.\d+, which has no keyring_file plugin \(removed in 8\.4\)', res.stdout)
     entry = report['hosts']['mysql1']
+    assert codes(entry) == ['keyring_file_plugin_removed'], entry
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
     assert untouched(fleet, '/etc/mysql/my.cnf') == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
@@ -180,6 +186,7 @@ def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(flee
     assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
     assert 'the server would be switched to the destination but is not in keyring_migration_pause_hosts' in res.stdout, res.stdout[-5000:]
     entry = report['hosts']['mysql1']
+    assert codes(entry) == ['not_in_pause_hosts'], entry
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
     assert untouched(fleet) == before
 
@@ -200,6 +207,7 @@ def test_a_switch_that_would_rewrite_global_files_deferring_to_the_datadir_is_re
     assert ("keyring_migration_component_manifest %s defers to the manifest in the data directory "
             "(read_local_manifest)" % manifest) in res.stdout
     assert report['hosts']['mysql1']['copied'] == 0
+    assert codes(report['hosts']['mysql1']) == ['component_config_defers', 'component_manifest_defers']
     assert untouched(fleet, manifest, config) == before
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
@@ -218,6 +226,7 @@ def test_two_inventory_names_for_one_server_are_refused_before_any_change(fleet,
     address = hosts['mysql1']['ansible_host']
     for name, other in (('mysql1', 'mysql1_alias'), ('mysql1_alias', 'mysql1')):
         assert report['hosts'][name]['status'] == 'failed' and report['hosts'][name]['copied'] == 0
+        assert codes(report['hosts'][name]) == ['shared_destination', 'cloned_server_uuid']
         assert 'the destination %s:%s is also written by %s' % (address, DESTINATION, other) in res.stdout
         assert re.search(r'server_uuid [0-9a-f-]{36} is shared with %s \(cloned servers' % other, res.stdout)
     assert untouched(fleet) == before
@@ -250,6 +259,8 @@ def test_a_link_the_server_user_planted_is_refused_and_its_target_untouched(flee
         assert '%s: is a symbolic link owned by mysql' % target in res.stdout, res.stdout[-5000:]
         assert 'victim-secret-hash' not in output
         assert report['hosts']['mysql1']['copied'] == 0
+        assert codes(report['hosts']['mysql1']) == (
+            ['switch_file_unreadable'] if planted == 'component_config' else ['copy_refused'])
         assert untouched(fleet) == before
         assert one(fleet, ['stat', '-c', '%U:%G %a %s', VICTIM]) == victim_before == 'root:root 600 %d' % len(
             VICTIM_CONTENT)

@@ -44,7 +44,8 @@ def test_select_strategy_refuses_what_no_method_copies():
 def test_failure_fields():
     assert failure_fields(MigrationConflictError('2 conflicts', [])) == dict(msg='2 conflicts',
                                                                          error='MigrationConflictError')
-    assert failure_fields(MysqlError('lost', 2013)) == dict(msg='lost', mysql_error_code=2013)
+    assert failure_fields(MysqlError('lost', 2013)) == dict(msg='lost', mysql_error_code=2013, server_down=True)
+    assert failure_fields(MysqlError('denied', 1045))['server_down'] is False
     assert failure_fields(ValueError('not ours')) is None
     # A server left paused is said too, after the first failure.
     fields = failure_fields(MysqlError('lost', 2013), dict(resume_error='still OFF'))

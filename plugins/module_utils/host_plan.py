@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The keyring_migration role's decision for one host, made from keyring_info's report of the server: which keystore
+the server uses, what the role must do to it (nothing, switch it, restart it), which files a switch rewrites, and
+why the host cannot be migrated (`problems`, each a stable `code` and a one-line `msg`).
+
+keyring_info computes it on the host (O(plan)), where paths resolve as the server sees them; the role only asserts
+on the codes. Checks across hosts (two hosts writing one keystore, cloned servers) are the filter plugin
+keyops.mysql.fleet_problems.
+
+FOR INTERNAL COLLECTION USE ONLY: names here may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import (
+    USES_DESTINATION,
+    USES_OTHER,
+    USES_SOURCE,
+)
+
+ACTION_NONE = 'none'
+ACTION_SWITCH = 'switch'        # rewrite the server's configuration to the destination, then restart it
+ACTION_RESTART = 'restart'      # the server already uses the destination: restart it to load the copied keys
+
+PLUGIN_TYPE = 'keyring_file'
+FIRST_WITH_COMPONENTS = (8, 0, 24)
+FIRST_WITHOUT_PLUGINS = (8, 4, 0)
+
+# Every problem the planner can report, with its code. Messages name the file or setting and say what to do.
+PATH_NOT_ABSOLUTE = 'path_not_absolute'
+SAME_KEYSTORE = 'same_keystore'
+NO_KEYRING_OPERATIONS = 'no_keyring_operations'
+PAUSED_BY_SOMEONE_ELSE = 'paused_by_someone_else'
+MISSING_PRIVILEGES = 'missing_privileges'
+SEVERAL_KEYRINGS = 'several_keyrings'
+USES_NEITHER = 'uses_neither_keystore'
+SWITCH_BACK = 'switch_back_unsupported'
+NOT_PAUSED = 'not_in_pause_hosts'
+NO_COMPONENT_CONFIG = 'component_config_missing'
+NO_OPTION_FILE = 'option_file_missing'
+PLUGIN_REMOVED = 'keyring_file_plugin_removed'
+COMPONENTS_MISSING = 'components_not_available'
+COPY_REFUSED = 'copy_refused'
+SWITCH_FILE_UNREADABLE = 'switch_file_unreadable'
+CONFIG_DEFERS = 'component_config_defers'
+MANIFEST_DEFERS = 'component_manifest_defers'
+
+PROBLEM_CODES = (PATH_NOT_ABSOLUTE, SAME_KEYSTORE, NO_KEYRING_OPERATIONS, PAUSED_BY_SOMEONE_ELSE, MISSING_PRIVILEGES,
+                 SEVERAL_KEYRINGS, USES_NEITHER, SWITCH_BACK, NOT_PAUSED, NO_COMPONENT_CONFIG, NO_OPTION_FILE,
+                 PLUGIN_REMOVED, COMPONENTS_MISSING, COPY_REFUSED, SWITCH_FILE_UNREADABLE, CONFIG_DEFERS,
+                 MANIFEST_DEFERS)
+
+
+def problem(code, msg):
+    return dict(code=code, msg=msg)
+
+
+def version_tuple(version):
+    """(8, 0, 36) from '8.0.36-log'; () when the server did not say."""
+    match = re.match(r'^(\d+)(?:\.(\d+))?(?:\.(\d+))?', version or '')
+    return tuple(int(part or 0) for part in match.groups()) if match else ()
+
+
+def decide_action(uses, use_after, keys_to_copy):
+    """What the role does to a server: switch one on the source to the destination; restart one that already uses
+    the destination if keys are copied into it (a plugin holds its keys in memory); otherwise nothing."""
+    if uses == USES_SOURCE and use_after == USES_DESTINATION:
+        return ACTION_SWITCH
+    if uses == USES_DESTINATION and keys_to_copy > 0:
+        return ACTION_RESTART
+    return ACTION_NONE
+
+
+def switch_edits(settings):
+    """The files a switch rewrites, as keyring_config edits, in the order they are made. The component's
+    configuration carries the destination's password (`password: true`), which the role passes from its own
+    variable: it never appears in a plan."""
+    destination = settings['destination']
+    if destination['type'] == PLUGIN_TYPE:
+        return [dict(file='option_file', path=settings['option_file'], format='option_file', section='mysqld',
+                     option='keyring_file_data', value=destination['path'])]
+    edits = [dict(file='component_config', path=settings['component_config'], format='json',
+                  settings=dict(path=destination['path']), defaults=dict(read_only=False),
+                  password=bool(destination.get('password')))]
+    if settings.get('component_manifest'):
+        edits.append(dict(file='component_manifest', path=settings['component_manifest'], format='json',
+                          settings=dict(components='file://%s' % destination['type']), defaults={},
+                          password=False))
+    return edits
+
+
+def setting_problems(settings):
+    """The role's own variables, before anything is asked of the server."""
+    found = []
+    for side in ('source', 'destination'):
+        path = settings[side].get('path') or ''
+        if not path.startswith('/'):
+            found.append(problem(PATH_NOT_ABSOLUTE, 'keyring_migration_%s.path must be absolute, got %r'
+                                 % (side, path)))
+    if settings['source'].get('path') and settings['source'].get('path') == settings['destination'].get('path'):
+        found.append(problem(SAME_KEYSTORE, 'source and destination are the same keystore (%s)'
+                             % settings['source']['path']))
+    return found
+
+
+def server_problems(server, settings):
+    """What keeps the role from pausing and reading this server at all."""
+    found = []
+    operations = server.get('keyring_operations')
+    if operations is None:
+        found.append(problem(NO_KEYRING_OPERATIONS, 'the server has no keyring_operations variable (MariaDB, or '
+                             'MySQL older than 5.7.21), so it cannot be paused'))
+    elif operations is False and server.get('paused_by_keyops') is None:
+        found.append(problem(PAUSED_BY_SOMEONE_ELSE, 'keyring_operations is OFF and keyops did not pause it (a DBA '
+                             'or another tool did): resume it, or let that work finish, then run again'))
+    if settings.get('check_privileges', True) and not server.get('can_set_keyring_operations'):
+        found.append(problem(MISSING_PRIVILEGES, 'the login user cannot set keyring_operations: it needs SUPER, or '
+                             'SYSTEM_VARIABLES_ADMIN and ENCRYPTION_KEY_ADMIN (set keyring_migration_check_privileges: '
+                             'false if they come through a role)'))
+    keyrings = [k['name'] for k in server.get('active_keyrings') or ()]
+    if len(keyrings) > 1:
+        found.append(problem(SEVERAL_KEYRINGS, 'the server has more than one keyring enabled (%s), which MySQL does '
+                             'not support, and keyops cannot tell which one holds the keys in use: leave one enabled, '
+                             'restart, then run again' % ', '.join(keyrings)))
+    return found
+
+
+def usage_problems(uses, action, server, settings):
+    """Whether the keystore the server uses fits the run, and whether its switch or restart can be done."""
+    found = []
+    if uses == USES_OTHER:
+        found.append(problem(USES_NEITHER, 'the server uses neither the source nor the destination keystore (it '
+                             'uses %s); fix keyring_migration_source or keyring_migration_destination, or leave this '
+                             'host out' % (', '.join(server.get('active_keystores') or ()) or 'none')))
+    elif uses == USES_DESTINATION and settings['use_after'] == USES_SOURCE:
+        found.append(problem(SWITCH_BACK, 'the server uses the destination keystore; use_after: source would need a '
+                             'switch back, which the role does not do'))
+    if action != ACTION_NONE and not settings.get('paused', True):
+        found.append(problem(NOT_PAUSED, 'the server would be %s the destination but is not in '
+                             'keyring_migration_pause_hosts, so a key it created during the copy would be missing '
+                             'there: add it to keyring_migration_pause_hosts'
+                             % ('switched to' if action == ACTION_SWITCH else 'restarted on')))
+    return found
+
+
+def switch_problems(server, settings):
+    """A switch needs the files it rewrites named, and a server that has the destination's kind of keyring."""
+    version = version_tuple(server.get('server_version'))
+    shown = '.'.join(str(part) for part in version) or 'of an unknown version'
+    if settings['destination']['type'] == PLUGIN_TYPE:
+        found = [] if settings.get('option_file') else [
+            problem(NO_OPTION_FILE, 'switching to the keyring_file plugin needs keyring_migration_option_file')]
+        if version >= FIRST_WITHOUT_PLUGINS:
+            found.append(problem(PLUGIN_REMOVED, 'the server is MySQL %s, which has no keyring_file plugin (removed in '
+                                 '8.4): after a switch to a keyring_file destination it would not start; use a '
+                                 'component destination' % shown))
+        return found
+    found = [] if settings.get('component_config') else [
+        problem(NO_COMPONENT_CONFIG, 'switching to a component needs keyring_migration_component_config')]
+    if version < FIRST_WITH_COMPONENTS:
+        found.append(problem(COMPONENTS_MISSING, 'the server is MySQL %s, which has no keyring components (they came '
+                             'in 8.0.24): after a switch to a component destination it would start without a keyring'
+                             % shown))
+    return found
+
+
+def switch_file_problems(settings, read_members):
+    """A file the switch rewrites must be readable without following a link, and must be the file the server reads:
+    a global configuration or manifest that defers to the data directory's (read_local_config, read_local_manifest)
+    is the wrong one. Rewriting it would not move this server (or, for the manifest, would change what every
+    instance on the host loads). `read_members(path)` returns the file's JSON members or raises KeystoreError."""
+    found = []
+    checks = (('component_config', 'read_local_config', CONFIG_DEFERS,
+               'keyring_migration_component_config %s defers to the configuration file in the data directory '
+               '(read_local_config): set keyring_migration_component_config to that file'),
+              ('component_manifest', 'read_local_manifest', MANIFEST_DEFERS,
+               'keyring_migration_component_manifest %s defers to the manifest in the data directory '
+               '(read_local_manifest), and rewriting it would change what every instance on this host loads: set '
+               'keyring_migration_component_manifest to the manifest in the data directory'))
+    for setting, member, code, message in checks:
+        path = settings.get(setting)
+        if not path:
+            continue
+        try:
+            members = read_members(path)
+        except KeystoreError as exc:
+            found.append(problem(SWITCH_FILE_UNREADABLE, str(exc)))
+            continue
+        if members.get(member):
+            found.append(problem(code, message % path))
+    return found
+
+
+def plan_host(server, migration, settings, read_members):
+    """The host's plan: {uses, action, expected_keystore, switch_edits, problems}.
+
+    server: keyring_info's report of the server (keyring_operations, paused_by_keyops, can_set_keyring_operations,
+    active_keyrings, active_keystores, server_version) and keystore_in_use. migration: keyring_migrate's check-mode
+    result (failed and msg when it would fail). settings: source and destination ({type, path, password}), use_after,
+    paused (the host is in the role's pause hosts), component_config, component_manifest, option_file,
+    check_privileges."""
+    problems = setting_problems(settings) + server_problems(server, settings)
+    uses = server.get('keystore_in_use') or USES_OTHER
+    refused = bool(migration.get('failed'))
+    action = decide_action(uses, settings['use_after'], 0 if refused else migration.get('migrated_count') or 0)
+    problems += usage_problems(uses, action, server, settings)
+    edits = []
+    if action == ACTION_SWITCH:
+        problems += switch_problems(server, settings)
+        if settings['destination']['type'] != PLUGIN_TYPE:
+            problems += switch_file_problems(settings, read_members)
+        edits = switch_edits(settings)
+    if refused:
+        problems.append(problem(COPY_REFUSED, migration.get('msg') or 'the copy cannot be planned'))
+    expected = settings['destination']['path'] if (
+        uses == USES_DESTINATION or (uses == USES_SOURCE and settings['use_after'] == USES_DESTINATION)) \
+        else settings['source']['path']
+    return dict(uses=uses, action=action, expected_keystore=expected, switch_edits=edits, problems=problems)

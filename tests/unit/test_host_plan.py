@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""host_plan: the role's decision for one host. Every action and every problem code is reached here."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils import host_plan
+from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import plan_host
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+
+SOURCE = dict(type='component_keyring_file', path='/var/lib/mysql-keyring/old')
+DESTINATION = dict(type='component_keyring_file', path='/var/lib/mysql-keyring/new')
+PLUGIN_DESTINATION = dict(type='keyring_file', path='/var/lib/mysql-keyring/keyring')
+
+
+def server(**changes):
+    """A healthy 9.7 server on the source keystore, as keyring_info reports it."""
+    facts = dict(server_version='9.7.4', keyring_operations=True, paused_by_keyops=None,
+                 can_set_keyring_operations=True, keystore_in_use='source',
+                 active_keyrings=[dict(name='component_keyring_file', kind='component', keystore=SOURCE['path'])],
+                 active_keystores=[SOURCE['path']])
+    facts.update(changes)
+    return facts
+
+
+def settings(**changes):
+    values = dict(source=SOURCE, destination=DESTINATION, use_after='destination', paused=True,
+                  component_config='/var/lib/mysql/component_keyring_file.cnf', component_manifest=None,
+                  option_file=None, check_privileges=True)
+    values.update(changes)
+    return values
+
+
+COPY = dict(failed=False, migrated_count=3)
+NOTHING_TO_COPY = dict(failed=False, migrated_count=0)
+
+
+def no_files(path):
+    return {}
+
+
+def plan(server_facts=None, migration=COPY, role_settings=None, read_members=no_files):
+    return plan_host(server() if server_facts is None else server_facts, migration,
+                     settings() if role_settings is None else role_settings, read_members)
+
+
+def codes(result):
+    return [p['code'] for p in result['problems']]
+
+
+# ---- actions -----------------------------------------------------------------------------------------------------
+
+def test_a_server_on_the_source_is_switched_and_ends_on_the_destination():
+    result = plan()
+    assert (result['uses'], result['action'], result['expected_keystore']) == ('source', 'switch', DESTINATION['path'])
+    assert result['problems'] == []
+
+
+def test_a_server_on_the_source_that_keeps_it_needs_nothing():
+    result = plan(role_settings=settings(use_after='source'))
+    assert (result['action'], result['expected_keystore'], result['switch_edits']) == ('none', SOURCE['path'], [])
+
+
+def test_a_server_on_the_destination_restarts_only_when_keys_are_copied_into_it():
+    on_destination = server(keystore_in_use='destination')
+    assert plan(on_destination, COPY)['action'] == 'restart'
+    assert plan(on_destination, NOTHING_TO_COPY)['action'] == 'none'
+    assert plan(on_destination)['expected_keystore'] == DESTINATION['path']
+
+
+def test_a_copy_that_would_fail_plans_no_restart_and_says_why():
+    result = plan(server(keystore_in_use='destination'), dict(failed=True, msg='/k/new: key k1 conflicts'))
+    assert result['action'] == 'none'
+    assert result['problems'] == [dict(code='copy_refused', msg='/k/new: key k1 conflicts')]
+
+
+def test_switch_edits_for_a_component_name_the_config_and_manifest_and_never_hold_the_password():
+    destination = dict(DESTINATION, password='s3cret')
+    result = plan(role_settings=settings(destination=destination, component_manifest='/var/lib/mysql/mysqld.my'))
+    assert result['switch_edits'] == [
+        dict(file='component_config', path='/var/lib/mysql/component_keyring_file.cnf', format='json',
+             settings=dict(path=DESTINATION['path']), defaults=dict(read_only=False), password=True),
+        dict(file='component_manifest', path='/var/lib/mysql/mysqld.my', format='json',
+             settings=dict(components='file://component_keyring_file'), defaults={}, password=False)]
+    assert 's3cret' not in repr(result)
+
+
+def test_switch_edit_for_the_plugin_sets_keyring_file_data_in_mysqld():
+    result = plan(server(server_version='8.0.36'),
+                  role_settings=settings(destination=PLUGIN_DESTINATION, option_file='/etc/mysql/my.cnf'))
+    assert result['switch_edits'] == [dict(file='option_file', path='/etc/mysql/my.cnf', format='option_file',
+                                           section='mysqld', option='keyring_file_data',
+                                           value=PLUGIN_DESTINATION['path'])]
+    assert result['problems'] == []
+
+
+# ---- every problem code ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('side', ['source', 'destination'])
+def test_path_not_absolute(side):
+    role = settings(**{side: dict(SOURCE if side == 'source' else DESTINATION, path='keyring')})
+    assert 'path_not_absolute' in codes(plan(role_settings=role))
+
+
+def test_same_keystore():
+    assert 'same_keystore' in codes(plan(role_settings=settings(destination=dict(DESTINATION, path=SOURCE['path']))))
+
+
+def test_no_keyring_operations_on_mariadb():
+    assert 'no_keyring_operations' in codes(plan(server(keyring_operations=None, server_version='10.11.6-MariaDB')))
+
+
+def test_paused_by_someone_else_but_not_by_an_interrupted_keyops_run():
+    assert 'paused_by_someone_else' in codes(plan(server(keyring_operations=False)))
+    assert 'paused_by_someone_else' not in codes(plan(server(keyring_operations=False,
+                                                             paused_by_keyops=dict(pid=1))))
+
+
+def test_missing_privileges_unless_the_check_is_off():
+    assert 'missing_privileges' in codes(plan(server(can_set_keyring_operations=False)))
+    assert codes(plan(server(can_set_keyring_operations=False), role_settings=settings(check_privileges=False))) == []
+
+
+def test_several_keyrings():
+    keyrings = [dict(name='component_keyring_file'), dict(name='keyring_file')]
+    result = plan(server(active_keyrings=keyrings))
+    assert 'several_keyrings' in codes(result)
+    assert 'component_keyring_file, keyring_file' in result['problems'][0]['msg']
+
+
+def test_uses_neither_keystore_names_what_it_uses():
+    result = plan(server(keystore_in_use='other', active_keystores=['/elsewhere']))
+    assert codes(result) == ['uses_neither_keystore']
+    assert '/elsewhere' in result['problems'][0]['msg']
+    assert result['action'] == 'none'
+
+
+def test_switch_back_unsupported():
+    result = plan(server(keystore_in_use='destination'), NOTHING_TO_COPY, settings(use_after='source'))
+    assert codes(result) == ['switch_back_unsupported']
+
+
+@pytest.mark.parametrize('uses,action', [('source', 'switch'), ('destination', 'restart')])
+def test_a_server_switched_or_restarted_must_be_paused(uses, action):
+    result = plan(server(keystore_in_use=uses), COPY, settings(paused=False))
+    assert result['action'] == action
+    assert codes(result) == ['not_in_pause_hosts']
+
+
+def test_a_server_that_needs_nothing_need_not_be_paused():
+    assert codes(plan(role_settings=settings(use_after='source', paused=False))) == []
+
+
+def test_component_config_missing():
+    assert codes(plan(role_settings=settings(component_config=None))) == ['component_config_missing']
+
+
+def test_option_file_missing():
+    result = plan(server(server_version='8.0.36'), role_settings=settings(destination=PLUGIN_DESTINATION))
+    assert codes(result) == ['option_file_missing']
+
+
+def test_keyring_file_plugin_removed_in_8_4():
+    result = plan(role_settings=settings(destination=PLUGIN_DESTINATION, option_file='/etc/my.cnf'))
+    assert codes(result) == ['keyring_file_plugin_removed']
+    assert 'MySQL 9.7.4' in result['problems'][0]['msg']
+
+
+def test_components_not_available_before_8_0_24():
+    assert codes(plan(server(server_version='8.0.23-log'))) == ['components_not_available']
+    assert codes(plan(server(server_version='8.0.24'))) == []
+
+
+def test_switch_file_unreadable():
+    def refuse(path):
+        raise KeystoreError('is a symbolic link; refusing to follow it', path=path)
+    result = plan(read_members=refuse)
+    assert codes(result) == ['switch_file_unreadable']
+    assert '/var/lib/mysql/component_keyring_file.cnf' in result['problems'][0]['msg']
+
+
+def test_component_config_defers_to_the_data_directory():
+    result = plan(read_members=lambda path: dict(read_local_config=True))
+    assert codes(result) == ['component_config_defers']
+
+
+def test_component_manifest_defers_to_the_data_directory():
+    members = {'/usr/sbin/mysqld.my': dict(read_local_manifest=True)}
+    result = plan(role_settings=settings(component_manifest='/usr/sbin/mysqld.my'),
+                  read_members=lambda path: members.get(path, {}))
+    assert codes(result) == ['component_manifest_defers']
+
+
+def test_switch_files_are_read_only_for_a_switch_to_a_component():
+    def must_not_read(path):
+        raise AssertionError('read %s' % path)
+    assert plan(role_settings=settings(use_after='source'), read_members=must_not_read)['problems'] == []
+
+
+def test_every_code_is_listed_and_reached_by_a_test_here():
+    with open(__file__) as handle:
+        text = handle.read()
+    assert all("'%s'" % code in text for code in host_plan.PROBLEM_CODES)
+
+
+def test_versions_compare_as_numbers():
+    assert host_plan.version_tuple('8.0.36-28') == (8, 0, 36)
+    assert host_plan.version_tuple('9.7.4') > host_plan.version_tuple('8.4.0')
+    assert host_plan.version_tuple(None) == ()
