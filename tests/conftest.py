@@ -41,3 +41,12 @@ def vectors_dir():
         pytest.skip('the shared test vectors are absent (looked in %s); clone the project beside ../shared'
                     % VECTORS_DIR)
     return VECTORS_DIR
+
+
+@pytest.fixture(autouse=True)
+def on_a_managed_host(monkeypatch):
+    """Modules run as on a managed host. Once anything imports Ansible's controller code (the filter plugins'
+    unit tests do), ansible-core takes the process for the controller and sends a module's warnings to its
+    display instead of the module's result."""
+    from ansible.module_utils import _internal
+    monkeypatch.setattr(_internal, 'is_controller', False)

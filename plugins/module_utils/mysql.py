@@ -211,7 +211,10 @@ class MysqlSession:
         try:
             self.query(sql)
         except MysqlError as exc:
-            if not enabled:
+            # The marker goes only where the server reads ON: one that is OFF (paused by an interrupted keyops run,
+            # or by this statement before the connection dropped), or cannot be read, keeps it, so that the next
+            # run resumes it instead of taking it for someone else's pause.
+            if not enabled and self._reads_on():
                 self.remove_pause_marker()
             if exc.code in (ER_SPECIFIC_ACCESS_DENIED, ER_KEYRING_ACCESS_DENIED):
                 raise MysqlError('%s: the login user may not set keyring_operations (%s). It needs %s'
@@ -220,6 +223,12 @@ class MysqlSession:
             raise
         if enabled:
             self.remove_pause_marker()
+
+    def _reads_on(self):
+        try:
+            return bool(self.get_keyring_operations())
+        except MysqlError:
+            return False
 
     # ---- the pause marker ------------------------------------------------------------------------------------
 

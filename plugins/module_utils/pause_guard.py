@@ -40,7 +40,7 @@ class KeyringPause:
     result gets keyring_operations ({before, during, after}) and queries (the session's statements), and as they
     happen: paused (keyops set OFF itself), resumed_interrupted_pause (the marker of the run that left the server
     paused), tool_left_paused, and resume_error (the server could not be set ON again: raised as MysqlError when the
-    body succeeded on the KEYOPS path, else only recorded, never hiding the body's own error).
+    body succeeded, else only recorded, never hiding the body's own error).
 
     skip_if() says whether nothing would be written (KEYOPS path): the pause is then skipped, unless it undoes an
     interrupted run's. observe() reads the server's state before anything changes, for a caller with checks of its
@@ -92,10 +92,9 @@ class KeyringPause:
         session, state = self.session, self.state
         if not state['before'] and session.read_pause_marker():
             # OFF only because an interrupted keyops run paused it: what to restore is ON.
+            # The pause below rewrites the marker as this run's (the server is OFF already; one OFF is enough).
             self.result['resumed_interrupted_pause'] = session.read_pause_marker()
             state['before'] = True
-            if not self.check_mode:
-                session.set_keyring_operations(False)     # rewrite the marker as this run's
         # A pause that nothing would happen in is skipped (unless it is an interrupted run's, to undo).
         needed = state['before'] and not (self.skip_if() and 'resumed_interrupted_pause' not in self.result)
         if not needed:
@@ -133,7 +132,7 @@ class KeyringPause:
     def __exit__(self, exc_type, exc, traceback):
         # Whatever happened in the body, the server is resumed: a paused server cannot create or rotate keys.
         if self.claimed:
-            self._resume_after_tool()
+            self._resume_after_tool(raise_error=exc_type is None)
         elif self.paused:
             if exc_type is None:
                 checkpoint('before_resume')
@@ -154,8 +153,9 @@ class KeyringPause:
                 raise MysqlError(self.result.pop('resume_error'), exc.code)
         self.paused = False
 
-    def _resume_after_tool(self):
-        """After the tool ran or died: ON again, whatever the tool left. Never raises (resume_error says)."""
+    def _resume_after_tool(self, raise_error):
+        """After the tool ran or died: ON again, whatever the tool left. A server that cannot be set ON again fails
+        the run when the tool succeeded (as on the KEYOPS path); after a failure resume_error is added to it."""
         session = self.session
         try:
             try:
@@ -176,4 +176,7 @@ class KeyringPause:
             self.result['resume_error'] = ('keyring_operations may still be OFF on %s and could not be set back ON '
                                            '(%s): run SET GLOBAL keyring_operations = ON there now'
                                            % (session.where, exc))
+            if raise_error:
+                self.claimed = False
+                raise MysqlError(self.result.pop('resume_error'), exc.code)
         self.claimed = False

@@ -226,11 +226,24 @@ def test_tool_path_resumes_what_the_tool_left_paused_even_when_it_failed():
     assert result['keyring_operations']['after'] is True and 'resume_error' not in result
 
 
-def test_tool_path_records_a_failed_resume():
+def test_tool_path_fails_a_successful_run_whose_server_cannot_be_set_on_again():
+    # The tool succeeded, but the server is still OFF: the task must fail, not report success over a paused server.
     session, result = FakeSession(), {}
     session.fail.add('ON')
-    with KeyringPause(session, result, who_pauses=TOOL):
-        session.keyring_operations = False
+    with pytest.raises(MysqlError) as caught:
+        with KeyringPause(session, result, who_pauses=TOOL):
+            session.keyring_operations = False
+    assert 'may still be OFF on the fake server' in str(caught.value) and 'resume_error' not in result
+    assert result['keyring_operations']['after'] is False and session.marker is not None
+
+
+def test_tool_path_records_a_failed_resume_beside_the_tools_own_failure():
+    session, result = FakeSession(), {}
+    session.fail.add('ON')
+    with pytest.raises(RuntimeError):
+        with KeyringPause(session, result, who_pauses=TOOL):
+            session.keyring_operations = False
+            raise RuntimeError('the tool failed')
     assert 'may still be OFF on the fake server' in result['resume_error']
     assert result['keyring_operations']['after'] is False and session.marker is not None
 

@@ -104,3 +104,21 @@ def test_a_failed_pause_leaves_no_marker(fake_server, capsys, pause_marker_dir):
     rc, _result = run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)
     assert rc == 1
     assert not os.path.exists(pause_marker_dir) or os.listdir(pause_marker_dir) == []
+
+
+def test_a_failed_pause_of_a_server_left_off_by_keyops_keeps_its_marker(fake_server, capsys, pause_marker_dir):
+    # keyring_migrate takes over an interrupted keyops pause by pausing again: if that statement fails while the
+    # server stays OFF, the marker must stay, or the next run takes the OFF for someone else's and leaves it.
+    import os
+    from ansible_collections.keyops.mysql.plugins.module_utils import mysql
+    run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)
+    fake_server.fail['SET GLOBAL keyring_operations = OFF'] = (2013, 'Lost connection to MySQL server during query')
+    session = mysql.MysqlSession(dict(SOCKET, login_user=None, login_password=None, login_host='localhost',
+                                      login_port=3306, config_file='', ca_cert=None, client_cert=None,
+                                      client_key=None, check_hostname=None, connect_timeout=5))
+    with session:
+        try:
+            session.set_keyring_operations(False)
+        except mysql.MysqlError:
+            pass
+    assert fake_server.keyring_operations is False and len(os.listdir(pause_marker_dir)) == 1
