@@ -63,6 +63,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
+from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import problem as _problem
+
 NOT_REPORTED = 'not_reported'
 UNREACHABLE = 'unreachable'
 CANNOT_REPORT = 'cannot_report'
@@ -72,10 +74,6 @@ PAUSE_HOST_NOT_IN_PLAY = 'pause_host_not_in_play'
 
 FLEET_CODES = (NOT_REPORTED, UNREACHABLE, CANNOT_REPORT, SHARED_DESTINATION, CLONED_SERVER_UUID,
                PAUSE_HOST_NOT_IN_PLAY)
-
-
-def _problem(code, msg):
-    return dict(code=code, msg=msg)
 
 
 def own_problems(report):

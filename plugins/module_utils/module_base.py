@@ -42,8 +42,8 @@ def parse_mode(value, option='mode'):
 
 def failure_fields(exc, result=None):
     """The result fields a known error fails with: msg, and error (a KeystoreError's class name) or mysql_error_code
-    and server_down (a MysqlError's); None for any other exception. A resume_error in `result` is added to msg: a server left
-    paused matters more than whatever failed first, so both are said."""
+    and server_down (a MysqlError's); None for any other exception. A resume_error in `result` is added to msg: a
+    server left paused matters more than whatever failed first, so both are said."""
     if isinstance(exc, KeystoreError):
         fields = dict(msg=str(exc), error=type(exc).__name__)
     elif isinstance(exc, mysql.MysqlError):

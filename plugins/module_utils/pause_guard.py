@@ -140,18 +140,13 @@ class KeyringPause:
         return False
 
     def _resume(self, raise_error):
-        session = self.session
         try:
-            session.set_keyring_operations(True)
-            self.state['after'] = session.get_keyring_operations()
+            self.session.set_keyring_operations(True)
+            self.state['after'] = self.session.get_keyring_operations()
         except MysqlError as exc:
-            self.state['after'] = False
-            self.result['resume_error'] = ('keyring_operations is still OFF on %s and could not be set back ON '
-                                           '(%s): run SET GLOBAL keyring_operations = ON there now'
-                                           % (session.where, exc))
-            if raise_error:
-                raise MysqlError(self.result.pop('resume_error'), exc.code)
-        self.paused = False
+            self._not_resumed(exc, 'is still', raise_error)
+        finally:
+            self.paused = False
 
     def _resume_after_tool(self, raise_error):
         """After the tool ran or died: ON again, whatever the tool left. A server that cannot be set ON again fails
@@ -172,11 +167,15 @@ class KeyringPause:
                 session.remove_pause_marker()
             self.state['after'] = after
         except MysqlError as exc:
-            self.state['after'] = False
-            self.result['resume_error'] = ('keyring_operations may still be OFF on %s and could not be set back ON '
-                                           '(%s): run SET GLOBAL keyring_operations = ON there now'
-                                           % (session.where, exc))
-            if raise_error:
-                self.claimed = False
-                raise MysqlError(self.result.pop('resume_error'), exc.code)
-        self.claimed = False
+            self._not_resumed(exc, 'may still be', raise_error)
+        finally:
+            self.claimed = False
+
+    def _not_resumed(self, exc, state, raise_error):
+        """The server could not be set ON again: say so in resume_error, or raise it when nothing else failed."""
+        self.state['after'] = False
+        message = ('keyring_operations %s OFF on %s and could not be set back ON (%s): run SET GLOBAL '
+                   'keyring_operations = ON there now' % (state, self.session.where, exc))
+        if raise_error:
+            raise MysqlError(message, exc.code)
+        self.result['resume_error'] = message
