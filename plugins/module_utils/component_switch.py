@@ -77,13 +77,16 @@ class ComponentConfig:
     def names_destination(self):
         return self.new_text is None
 
-    def rewrite(self):
-        """Keep a copy of the file as it was (once), then replace it atomically with the destination's settings."""
-        if self.new_text is None:
-            return
-        if self.backup is None:
+    def keep_original(self):
+        """A copy of the file as it is, beside it, made before the pause (it needs no pause)."""
+        if self.new_text is not None and self.backup is None:
             self.backup = keep_copy(self.path)
-        write_text(self.path, self.new_text)
+
+    def rewrite(self):
+        """Replace the file atomically with the destination's settings (the one write made while paused)."""
+        if self.new_text is not None:
+            self.keep_original()
+            write_text(self.path, self.new_text)
 
     def restore(self):
         """Put the original text back (the copy made by rewrite() stays beside it)."""
@@ -167,6 +170,12 @@ class ComponentSwitch:
         self.component = name
         self.on_destination = same_file(data_file, self.destination_path)
 
+    def keep_original(self):
+        """Before the pause: the copy of the configuration as it was."""
+        if not self.check_mode:
+            self.config.keep_original()
+            self.result['switch_config_backup'] = self.config.backup
+
     def rewrite(self):
         """Inside the pause, after the copy."""
         if self.config.new_text is None:
@@ -174,7 +183,6 @@ class ComponentSwitch:
         self.result['changed'] = True
         if not self.check_mode:
             self.config.rewrite()
-            self.result['switch_config_backup'] = self.config.backup
 
     def reload_and_check(self, session, source_identities, operations_on, recopy):
         """After the resume: reload, check the server uses the destination and lists every source key (copying a

@@ -252,6 +252,7 @@ class NativeCopy(CopyStrategy):
                 self.nothing_to_write(source, destination, prepared) and switch.nothing_to_rewrite))
             before = pause.observe()
             switch.check_server(session, source.path, before, session.read_pause_marker() if not before else None)
+            switch.keep_original()
             with pause:
                 self.copy(source, destination, prepared)
                 switch.rewrite()
