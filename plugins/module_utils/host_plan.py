@@ -29,6 +29,13 @@ ACTION_NONE = 'none'
 ACTION_SWITCH = 'switch'        # rewrite the server's configuration to the destination, then restart it
 ACTION_RESTART = 'restart'      # the server already uses the destination: restart it to load the copied keys
 
+# How the role does it: `online` copies with the server paused for milliseconds (keyring_migrate online); `reload`
+# does that, switches the component's configuration if it switches, and has the server reload its keyring, with no
+# restart (MySQL 8.0.24+ components); `restart` pauses the server for the copy and restarts it on the destination.
+HOW_ONLINE = 'online'
+HOW_RELOAD = 'reload'
+HOW_RESTART = 'restart'
+
 PLUGIN_TYPE = 'keyring_file'
 FIRST_WITH_COMPONENTS = (8, 0, 24)
 FIRST_WITHOUT_PLUGINS = (8, 4, 0)
@@ -76,6 +83,22 @@ def decide_action(uses, use_after, keys_to_copy):
     if uses == USES_DESTINATION and keys_to_copy > 0:
         return ACTION_RESTART
     return ACTION_NONE
+
+
+def decide_how(action, server, settings):
+    """Whether the action can be done without a restart. A component re-reads its configuration and its keystore on
+    ALTER INSTANCE RELOAD KEYRING (8.0.24+), but which component is loaded is read from the manifest at start only: a
+    switch reloads when the destination is the component the server runs; a server on the destination reloads when
+    its keyring is a component (a plugin cannot)."""
+    if action == ACTION_NONE:
+        return HOW_ONLINE
+    keyrings = server.get('active_keyrings') or ()
+    component = keyrings[0]['name'] if len(keyrings) == 1 and keyrings[0].get('kind') == 'component' else None
+    if action == ACTION_RESTART:
+        return HOW_RELOAD if component else HOW_RESTART
+    reloadable = (component == settings['destination']['type'] and settings.get('component_config')
+                  and version_tuple(server.get('server_version')) >= FIRST_WITH_COMPONENTS)
+    return HOW_RELOAD if reloadable else HOW_RESTART
 
 
 def switch_edits(settings):
@@ -132,7 +155,7 @@ def server_problems(server, settings):
     return found
 
 
-def usage_problems(uses, action, server, settings):
+def usage_problems(uses, action, how, server, settings):
     """Whether the keystore the server uses fits the run, and whether its switch or restart can be done."""
     found = []
     if uses == USES_OTHER:
@@ -142,7 +165,7 @@ def usage_problems(uses, action, server, settings):
     elif uses == USES_DESTINATION and settings['use_after'] == USES_SOURCE:
         found.append(problem(SWITCH_BACK, 'the server uses the destination keystore; use_after: source would need a '
                              'switch back, which the role does not do'))
-    if action != ACTION_NONE and not settings.get('paused', True):
+    if how == HOW_RESTART and not settings.get('paused', True):
         found.append(problem(NOT_PAUSED, 'the server would be %s the destination but is not in '
                              'keyring_migration_pause_hosts, so a key it created during the copy would be missing '
                              'there: add it to keyring_migration_pause_hosts'
@@ -199,7 +222,7 @@ def switch_file_problems(settings, read_members):
 
 
 def plan_host(server, migration, settings, read_members):
-    """The host's plan: {uses, action, expected_keystore, switch_edits, problems}.
+    """The host's plan: {uses, action, how, expected_keystore, switch_edits, problems}.
 
     server: keyring_info's report of the server (keyring_operations, paused_by_keyops, can_set_keyring_operations,
     active_keyrings, active_keystores, server_version) and keystore_in_use. migration: keyring_migrate's check-mode
@@ -210,7 +233,8 @@ def plan_host(server, migration, settings, read_members):
     uses = server.get('keystore_in_use') or USES_OTHER
     refused = bool(migration.get('failed'))
     action = decide_action(uses, settings['use_after'], 0 if refused else migration.get('migrated_count') or 0)
-    problems += usage_problems(uses, action, server, settings)
+    how = decide_how(action, server, settings)
+    problems += usage_problems(uses, action, how, server, settings)
     edits = []
     if action == ACTION_SWITCH:
         problems += switch_problems(server, settings)
@@ -222,4 +246,4 @@ def plan_host(server, migration, settings, read_members):
     expected = settings['destination']['path'] if (
         uses == USES_DESTINATION or (uses == USES_SOURCE and settings['use_after'] == USES_DESTINATION)) \
         else settings['source']['path']
-    return dict(uses=uses, action=action, expected_keystore=expected, switch_edits=edits, problems=problems)
+    return dict(uses=uses, action=action, how=how, expected_keystore=expected, switch_edits=edits, problems=problems)

@@ -145,11 +145,53 @@ def test_switch_back_unsupported():
     assert codes(result) == ['switch_back_unsupported']
 
 
-@pytest.mark.parametrize('uses,action', [('source', 'switch'), ('destination', 'restart')])
-def test_a_server_switched_or_restarted_must_be_paused(uses, action):
-    result = plan(server(keystore_in_use=uses), COPY, settings(paused=False))
-    assert result['action'] == action
+ENCRYPTED_DESTINATION = dict(type='component_keyring_encrypted_file', path='/var/lib/mysql-keyring/enc', password='pw')
+ON_A_PLUGIN = dict(active_keyrings=[dict(name='keyring_file', kind='plugin', keystore=DESTINATION['path'])])
+
+
+@pytest.mark.parametrize('server_facts,role_settings,action', [
+    (server(), settings(destination=ENCRYPTED_DESTINATION), 'switch'),
+    (server(keystore_in_use='destination', **ON_A_PLUGIN), settings(), 'restart')])
+def test_a_server_that_restarts_must_be_paused(server_facts, role_settings, action):
+    result = plan(server_facts, COPY, dict(role_settings, paused=False))
+    assert (result['action'], result['how']) == (action, 'restart')
     assert codes(result) == ['not_in_pause_hosts']
+
+
+@pytest.mark.parametrize('uses', ['source', 'destination'])
+def test_a_server_that_reloads_is_paused_by_its_own_copy_and_need_not_be_listed(uses):
+    result = plan(server(keystore_in_use=uses), COPY, settings(paused=False))
+    assert result['how'] == 'reload' and result['problems'] == []
+
+
+# ---- how: without a restart where MySQL allows --------------------------------------------------------------------
+
+def test_how_a_server_that_keeps_the_source_is_copied_online():
+    assert plan(role_settings=settings(use_after='source'))['how'] == 'online'
+
+
+def test_how_a_switch_to_the_component_the_server_runs_reloads():
+    assert plan()['how'] == 'reload'
+
+
+def test_how_a_switch_to_another_component_type_restarts():
+    assert plan(role_settings=settings(destination=ENCRYPTED_DESTINATION))['how'] == 'restart'
+
+
+def test_how_a_switch_without_the_component_configuration_restarts():
+    # (and is refused: component_config_missing)
+    assert plan(role_settings=settings(component_config=None))['how'] == 'restart'
+
+
+def test_how_a_switch_from_a_plugin_restarts():
+    facts = server(server_version='8.0.36', active_keyrings=[dict(name='keyring_file', kind='plugin',
+                                                                  keystore=SOURCE['path'])])
+    assert plan(facts)['how'] == 'restart'
+
+
+def test_how_a_server_on_the_destination_reloads_a_component_and_restarts_a_plugin():
+    assert plan(server(keystore_in_use='destination'))['how'] == 'reload'
+    assert plan(server(keystore_in_use='destination', **ON_A_PLUGIN))['how'] == 'restart'
 
 
 def test_a_server_that_needs_nothing_need_not_be_paused():
