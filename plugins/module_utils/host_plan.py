@@ -92,6 +92,8 @@ def decide_how(action, server, settings):
     its keyring is a component (a plugin cannot)."""
     if action == ACTION_NONE:
         return HOW_ONLINE
+    if settings.get('restart_policy') == 'always':
+        return HOW_RESTART          # a team that wants proof each switched server boots on its new keystore
     keyrings = server.get('active_keyrings') or ()
     component = keyrings[0]['name'] if len(keyrings) == 1 and keyrings[0].get('kind') == 'component' else None
     if action == ACTION_RESTART:

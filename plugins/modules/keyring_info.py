@@ -178,6 +178,13 @@ options:
         description: Whether a login user without the privileges to set C(keyring_operations) is a problem.
         type: bool
         default: true
+      restart_policy:
+        description:
+          - V(when_needed) switches or reloads a server without a restart where MySQL allows it (a component
+            reloading its configuration); V(always) restarts every server that is switched or gets new keys.
+        type: str
+        choices: [when_needed, always]
+        default: when_needed
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -366,8 +373,14 @@ plan:
       type: str
     action:
       description:
-        - V(switch) (rewrite the server's configuration to the destination, then restart it), V(restart) (it already
-          uses the destination, which gets new keys) or V(none).
+        - V(switch) (point the server's configuration at the destination), V(restart) (it already uses the
+          destination, which gets new keys, and must load them) or V(none).
+      type: str
+    how:
+      description:
+        - V(online) (the keys are copied with the server paused only for its own copy), V(reload) (also switched or
+          made to load the new keys by C(ALTER INSTANCE RELOAD KEYRING), without a restart) or V(restart) (paused,
+          copied, switched and restarted).
       type: str
     expected_keystore:
       description: The keystore the server must use at the end.
@@ -430,6 +443,7 @@ PLAN_OPTIONS = dict(
     component_manifest=dict(type='path'),
     option_file=dict(type='path'),
     check_privileges=dict(type='bool', default=True),
+    restart_policy=dict(type='str', default='when_needed', choices=['when_needed', 'always']),
 )
 DEFAULT_TOOL_OPTIONS = dict((name, spec.get('default')) for name, spec in TOOL_OPTIONS.items())
 

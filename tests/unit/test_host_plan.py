@@ -254,3 +254,9 @@ def test_versions_compare_as_numbers():
     assert host_plan.version_tuple('8.0.36-28') == (8, 0, 36)
     assert host_plan.version_tuple('9.7.4') > host_plan.version_tuple('8.4.0')
     assert host_plan.version_tuple(None) == ()
+
+
+def test_how_restart_policy_always_restarts_every_switched_or_reloaded_server():
+    assert plan(role_settings=settings(restart_policy='always'))['how'] == 'restart'
+    assert plan(server(keystore_in_use='destination'), COPY, settings(restart_policy='always'))['how'] == 'restart'
+    assert plan(role_settings=settings(use_after='source', restart_policy='always'))['how'] == 'online'
