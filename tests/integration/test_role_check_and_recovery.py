@@ -103,7 +103,7 @@ def test_check_mode_changes_nothing_and_writes_the_plan(fleet, tmp_path):
     assert 'Check mode: nothing was changed' in (tmp_path / 'check' / 'keyring-migration-report.md').read_text()
 
 
-def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next_run(fleet, tmp_path):
+def test_a_run_killed_between_config_rewrite_and_reload_is_finished_by_the_next_run(fleet, tmp_path):
     config = fleet.hosts['mysql1']['keyring_component_config']
     key_ids = sorted(one(fleet, MYSQL + ['SELECT key_id FROM performance_schema.keyring_keys']).split())
     # What the killed run left: the server paused (with keyops' marker), the keys copied, the configuration
@@ -128,7 +128,9 @@ def test_a_run_killed_between_config_rewrite_and_restart_is_finished_by_the_next
     res, recap, report = migrate(fleet, tmp_path, 'first')
     assert res.returncode == 0 and recap and recap[0][1:] == ('0', '0'), res.stdout[-8000:]
     entry = report['hosts']['mysql1']
-    assert entry['restarted'] is True and entry['resumed_interrupted_run'] is True, entry
+    # Finished without a restart: the server, still on the source in memory, reloads its keyring.
+    assert entry['restarted'] is False and entry['resumed_interrupted_run'] is True, entry
+    assert entry['how'] == 'reload' and entry['reloaded'] is True and entry['switched_without_restart'] is True, entry
     assert entry['keystore_after'] == DESTINATION and entry['verification'] == 'passed', entry
     assert data_file(fleet) == DESTINATION
     assert sorted(one(fleet, MYSQL + ['SELECT key_id FROM performance_schema.keyring_keys']).split()) == key_ids
