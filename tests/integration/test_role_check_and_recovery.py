@@ -178,12 +178,15 @@ def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_b
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
 
-def test_a_server_to_switch_that_is_not_paused_is_refused_before_any_change(fleet, tmp_path):
+def test_a_server_to_restart_that_is_not_paused_is_refused_before_any_change(fleet, tmp_path):
     uses = data_file(fleet)
     before = untouched(fleet)
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
                  'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.unpaused'},
-                 'keyring_migration_pause_hosts': []}
+                 'keyring_migration_pause_hosts': [],
+                 # Restarted, it must be paused with the others for the whole procedure (a server that reloads is
+                 # paused by its own copy).
+                 'keyring_migration_restart_policy': 'always'}
     res, recap, report = migrate(fleet, tmp_path, 'unpaused', '-e', json.dumps(endpoints))
     assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
     assert 'the server would be switched to the destination but is not in keyring_migration_pause_hosts' in res.stdout, res.stdout[-5000:]
