@@ -187,8 +187,11 @@ class ComponentSwitch:
     def reload_and_check(self, session, source_identities, operations_on, recopy):
         """After the resume: reload, check the server uses the destination and lists every source key (copying a
         key it wrote in between, and reloading again), or put the configuration back and fail."""
-        if not self.result.get('changed'):
+        if self.on_destination and not self.result.get('changed'):
             return          # on the destination already, with every key: nothing to reload
+        # A server still on the source reloads even when nothing was copied or rewritten now (a run killed after
+        # the rewrite, before the reload, left the configuration on the destination).
+        self.result['changed'] = True
         if self.check_mode:
             session.queries.append(RELOAD_KEYRING)
             return

@@ -181,3 +181,15 @@ def test_an_encrypted_destination_gets_its_password_in_the_configuration_and_nev
     assert json.load(open(fleet['config'])) == dict(path=fleet['destination'], password='pw-new-secret',
                                                     read_only=False)
     assert 'pw-new-secret' not in json.dumps(result) and 'pw-old' not in json.dumps(result)
+
+
+def test_a_run_killed_after_the_rewrite_is_finished_by_a_reload(fleet, capsys):
+    # The killed run copied every key and rewrote the configuration, but the server never reloaded: it still uses
+    # the source. Nothing is left to copy or rewrite, and the server must still be switched.
+    run_module(keyring_migrate, dict(args(fleet), switch_config=None, online=False, login_unix_socket=None), capsys)
+    with open(fleet['config'], 'w') as handle:
+        json.dump(dict(path=fleet['destination'], read_only=False), handle)
+    rc, result = run_module(keyring_migrate, args(fleet), capsys)
+    assert rc == 0 and result['changed'] and result['switched'] and not result['paused'], result
+    assert fleet['server'].component == (TYPE, fleet['destination'])
+    assert statements(fleet['server']) == ['ALTER INSTANCE RELOAD KEYRING']
