@@ -93,6 +93,7 @@ def main(argv=None):
             results['interleaved'] = interleaved.results()
         if 'pause' not in skip:
             results['pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats)
+            results['switch_pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats, switch=True)
             if args.baseline_rev:
                 results['pause_before'] = harness.pause_window(
                     fleet, work, pause_sizes, args.repeats,

@@ -438,12 +438,18 @@ class KeyringPoller(threading.Thread):
         return windows
 
 
-def pause_window(fleet, workdir, sizes, repeats, collections=None):
+def pause_window(fleet, workdir, sizes, repeats, collections=None, switch=False):
     """keyring_migrate online: true through Ansible on a sandbox host; how long keyring_operations is OFF,
-    seen from the server: (a) a poller on a second connection, (b) the server's own statement timers."""
+    seen from the server: (a) a poller on a second connection, (b) the server's own statement timers.
+
+    switch: also move the server to the destination without a restart (switch_config). Before each run the server is
+    put on the source with n keys (its configuration rewritten, RELOAD KEYRING), so that it holds the keys as a
+    production server would; afterwards its own configuration is put back."""
     import pymysql
     host = fleet.hosts()[0]
     root = Path(host['root'])
+    cnf = root / COMPONENT_CNF.lstrip('/')
+    original_cnf = cnf.read_text()
     uid, gid = host_ids(root)
     sock = str(root / 'run/mysqld/mysqld.sock')
     admin = pymysql.connect(unix_socket=sock, user='root', autocommit=True)
@@ -464,6 +470,8 @@ def pause_window(fleet, workdir, sizes, repeats, collections=None):
                 dst = root / dst_rel.lstrip('/')
                 if dst.exists():
                     dst.unlink()
+                if switch:
+                    put_server_on(admin, cnf, '/' + str(src.relative_to(root)))
                 with admin.cursor() as cur:
                     cur.execute('TRUNCATE TABLE performance_schema.events_statements_history_long')
                 poller = KeyringPoller(sock)
@@ -472,6 +480,8 @@ def pause_window(fleet, workdir, sizes, repeats, collections=None):
                 args = {'source': {'type': 'component_keyring_file', 'path': '/' + str(src.relative_to(root))},
                         'destination': {'type': 'component_keyring_file', 'path': dst_rel},
                         'online': True, 'login_unix_socket': '/run/mysqld/mysqld.sock', 'login_user': 'root'}
+                if switch:
+                    args['switch_config'] = COMPONENT_CNF
                 started = time.perf_counter()
                 res = run([REPO / '.venv' / 'bin' / 'ansible', host['name'], '-i', fleet.inventory, '-o',
                            '-m', 'keyops.mysql.keyring_migrate', '-a', json.dumps(args)], env=env, check=False)
@@ -500,11 +510,25 @@ def pause_window(fleet, workdir, sizes, repeats, collections=None):
                            polled_runs=[round(x, 4) for x in polled], server_timer_runs=[round(x, 4) for x in timed],
                            ansible_wall_s=median(walls), poll_interval_s=poll_interval)
             log('pause window %6d keys%s: polled %.1f ms, server statement timers %s ms (poll every ~%.2f ms)'
-                % (n, ' (baseline collection)' if collections else '', rows[n]['polled_s'] * 1000,
+                % (n, ' (baseline collection)' if collections else ' (zero-restart switch)' if switch else '',
+                   rows[n]['polled_s'] * 1000,
                    '%.1f' % (rows[n]['server_timer_s'] * 1000) if timed else 'n/a', poll_interval * 1000))
     finally:
+        if switch:
+            cnf.write_text(original_cnf)
+            with admin.cursor() as cur:
+                cur.execute('ALTER INSTANCE RELOAD KEYRING')
         admin.close()
     return rows
+
+
+def put_server_on(admin, cnf, keystore_path):
+    """Point the running server's component at keystore_path (its configuration, then RELOAD KEYRING)."""
+    stat = cnf.stat()
+    cnf.write_text(json.dumps({'path': keystore_path, 'read_only': False}) + '\n')
+    os.chown(cnf, stat.st_uid, stat.st_gid)
+    with admin.cursor() as cur:
+        cur.execute('ALTER INSTANCE RELOAD KEYRING')
 
 
 # ------------------------------------------------------------------------------------------------ fleet scale

@@ -125,6 +125,10 @@ def ratios_text(results):
     for n, row in sorted((int(k), v) for k, v in results.get('pause', {}).items()):
         share = row['polled_s'] / GOAL_PAUSE_S
         lines.append('  pause window %6d keys: %s (goal 100 ms: %.2f of it)' % (n, _ms(row['polled_s']), share))
+    for n, row in sorted((int(k), v) for k, v in results.get('switch_pause', {}).items()):
+        share = row['polled_s'] / GOAL_PAUSE_S
+        lines.append('  zero-restart switch %6d keys: paused %s (goal 100 ms: %.2f of it)'
+                     % (n, _ms(row['polled_s']), share))
     fleet = {r['hosts']: r for r in results.get('fleet', []) if 'error' not in r}
     for count, row in sorted(fleet.items()):
         lines.append('  fleet %2d hosts: migrate %s = %s of one host; re-run %s of one host'
@@ -219,6 +223,19 @@ def markdown(results):
                      % (n, _ms(row['polled_s']), _ms(row['server_timer_s']), row['poll_interval_s'] * 1000,
                         _s(row['ansible_wall_s']), ', '.join('%.1f ms' % (x * 1000) for x in row['polled_runs']),
                         _ms(before[n]['polled_s']) if n in before else '—'))
+        L.append('')
+    if results.get('switch_pause'):
+        L.append('## Pause window of a zero-restart switch (online: true, switch_config)')
+        L.append('')
+        L.append('The server holds the n keys (on the source) and is moved to the destination: paused for the copy and '
+                 'the rewrite of its component configuration, then RELOAD KEYRING after the resume.')
+        L.append('')
+        L.append('| keys | OFF, polled | OFF, server statement timers | Ansible task wall | runs (polled) |')
+        L.append('|---:|---:|---:|---:|---|')
+        for n, row in sorted((int(k), v) for k, v in results['switch_pause'].items()):
+            L.append('| %d | %s | %s | %s | %s |'
+                     % (n, _ms(row['polled_s']), _ms(row['server_timer_s']), _s(row['ansible_wall_s']),
+                        ', '.join('%.1f ms' % (x * 1000) for x in row['polled_runs'])))
         L.append('')
     if results.get('fleet'):
         L.append('## Fleet scale (keyops.mysql.migrate)')

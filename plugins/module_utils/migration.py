@@ -13,6 +13,7 @@ __metaclass__ = type
 import os
 import stat
 
+from ansible_collections.keyops.mysql.plugins.module_utils.component_switch import ComponentSwitch
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_strategy import CopyStrategy, destination_in_use
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
@@ -116,6 +117,9 @@ class KeyringMigration:
     def run(self):
         strategy = select_strategy(self)
         self.result['method'] = strategy.method
+        if self.params.get('switch_config') and not (self.params['online'] and strategy.method == catalog.METHOD_NATIVE):
+            raise KeystoreError('switch_config switches a running server: it needs online: true and the collection\'s '
+                                'own copy (method native)', path=self.params['switch_config'])
         strategy.check()
         try:
             strategy.run()
@@ -221,6 +225,8 @@ class NativeCopy(CopyStrategy):
         return destination._attributes_match(owner, group, mode)
 
     def run_paused(self, source, destination, prepared):
+        if self.params.get('switch_config'):
+            return self.run_switch(source, destination, prepared)
         with self.session_factory() as session:
             self.result['keyring_reloaded'] = False
             pause = KeyringPause(session, self.result, self.check_mode,
@@ -234,6 +240,30 @@ class NativeCopy(CopyStrategy):
             if in_use and self.result['changed']:
                 self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
                                     pause.state['after'])
+
+    def run_switch(self, source, destination, prepared):
+        """online with switch_config: pause -> copy -> rewrite the component's configuration -> resume -> reload
+        -> check (component_switch), the server paused only for the copy and the rewrite."""
+        switch = ComponentSwitch(self.params, self.result, self.check_mode)
+        on_backup = self.params['on_backup_file']
+        with self.session_factory() as session:
+            self.result['keyring_reloaded'] = False
+            pause = KeyringPause(session, self.result, self.check_mode, skip_if=lambda: (
+                self.nothing_to_write(source, destination, prepared) and switch.nothing_to_rewrite))
+            before = pause.observe()
+            switch.check_server(session, source.path, before, session.read_pause_marker() if not before else None)
+            switch.keep_original()
+            with pause:
+                self.copy(source, destination, prepared)
+                switch.rewrite()
+
+            def recopy():
+                with KeyringPause(session, {}, self.check_mode):
+                    plan, _written = migrate(source, destination, on_backup=on_backup)
+                return len(plan.to_copy)
+
+            switch.reload_and_check(session, lambda: set((k[0], k[1]) for k in source.load(on_backup)),
+                                    pause.state['after'], recopy)
 
     def check_before_copy(self, source, destination):
         """Checks that need no pause: done before an online run pauses the server, to keep the pause short.

@@ -112,6 +112,22 @@ options:
         it.
     type: bool
     default: false
+  switch_config:
+    description:
+      - Also switch the running server to the destination, without a restart - the keyring component configuration
+        file it reads (the data directory's C(component_keyring_file.cnf), or the global one where it does not
+        defer to it). Needs O(online=true) and the collection's own copy.
+      - Paused, after the copy, the file's C(path) becomes the destination (and its C(password), for an encrypted
+        destination; its other settings are kept); a copy of the file as it was is kept beside it. After the
+        resume the server reloads its keyring (C(ALTER INSTANCE RELOAD KEYRING), MySQL 8.0.24+, which is refused
+        while paused), and the module checks that it now uses the destination and lists every key of the source.
+        A key the server wrote between the resume and the reload is copied and the keyring reloaded again.
+      - If the reload fails, or leaves the server on another file, the configuration is put back as it was and
+        the task fails; the server never left the source.
+      - The server's one keyring must be the destination's component type on the source (or already on the
+        destination, for a re-run). A change of component type, or between a plugin and a component, needs a
+        restart, since the manifest is read only at start.
+    type: path
   method:
     description:
       - How to copy the keys.
@@ -396,6 +412,23 @@ keyring_reloaded:
   returned: O(online=true)
   type: bool
   sample: true
+switched:
+  description: Whether the server was moved from the source to the destination (O(switch_config)).
+  returned: O(switch_config) given
+  type: bool
+  sample: true
+switch_config_backup:
+  description: The copy of O(switch_config) as it was before the rewrite, kept beside it.
+  returned: O(switch_config) given
+  type: str
+switch_rolled_back:
+  description: Whether the reload failed and O(switch_config) was put back as it was.
+  returned: O(switch_config) given
+  type: bool
+keys_copied_after_reload:
+  description: Keys the server wrote into the source between the resume and the reload, copied afterwards.
+  returned: O(switch_config) given
+  type: int
 method:
   description: How the keys were (or would be) copied - V(native), V(migration_server) or V(mysql_migrate_keyring).
   returned: always
@@ -447,6 +480,7 @@ def main():
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
             online=dict(type='bool', default=False),
+            switch_config=dict(type='path'),
             backup=dict(type='bool', default=False),
             **copy.deepcopy(MIGRATION_OPTIONS)
         ),

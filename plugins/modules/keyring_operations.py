@@ -23,6 +23,14 @@ options:
     type: str
     required: true
     choices: [enabled, disabled]
+  only_paused_by_keyops:
+    description:
+      - With O(state=enabled), resume the server only if keyops paused it (its pause marker is there - an interrupted
+        keyops run left it paused). A server someone else paused - a DBA, another tool - is left C(OFF), with a
+        warning and RV(left_paused=true).
+      - The C(keyops.mysql.resume) playbook sets it unless told C(keyring_migration_resume_all=true).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -59,6 +67,12 @@ EXAMPLES = r'''
   keyops.mysql.keyring_operations:
     state: enabled
     login_unix_socket: /run/mysqld/mysqld.sock
+
+- name: Resume a server an interrupted keyops run left paused, and leave a DBA's pause alone
+  keyops.mysql.keyring_operations:
+    state: enabled
+    only_paused_by_keyops: true
+    login_unix_socket: /run/mysqld/mysqld.sock
 '''
 
 RETURN = r'''
@@ -84,6 +98,11 @@ paused_by_keyops:
   returned: success
   type: dict
   sample: {server: the MySQL server at socket /run/mysqld/mysqld.sock, paused_at: '2026-11-23T10:00:00Z', pid: 4242}
+left_paused:
+  description: With O(only_paused_by_keyops=true), whether the server was left C(OFF) because keyops did not pause it.
+  returned: success
+  type: bool
+  sample: false
 queries:
   description: The statements that changed (or in check mode, would change) the server.
   returned: success
@@ -100,6 +119,7 @@ def main():
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
             state=dict(type='str', required=True, choices=['enabled', 'disabled']),
+            only_paused_by_keyops=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -110,7 +130,13 @@ def main():
             previous = session.get_keyring_operations()
             marker = session.read_pause_marker()
             module.result.update(previous=previous, current=previous, server_version=session.server_version,
-                                 queries=[], paused_by_keyops=marker if not previous else None)
+                                 queries=[], paused_by_keyops=marker if not previous else None, left_paused=False)
+            if wanted and not previous and not marker and module.params['only_paused_by_keyops']:
+                module.result['left_paused'] = True
+                module.warn('%s: keyring_operations is OFF and keyops did not pause it (a DBA or another tool did): '
+                            'left OFF. Resume it yourself when that work is done, or run keyops.mysql.resume with '
+                            'keyring_migration_resume_all=true' % session.where)
+                return
             if previous and marker and wanted and not module.check_mode:
                 session.remove_pause_marker()       # the server restarted since, and came back ON
             if previous != wanted:

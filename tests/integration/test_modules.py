@@ -66,3 +66,9 @@ def test_login_options_through_module_defaults_group_all(fleet):
     assert set(h for h in re.findall(r'^(\S+)\s+: ok=', res.stdout, re.M)) == set(mysql_hosts)
     for host in mysql_hosts:
         assert fleet.hosts[host]['mysql_accounts']['migration']['password'] not in res.stdout + res.stderr
+
+
+def test_keyring_migrate_switch_config_moves_a_running_server_without_a_restart(fleet):
+    # Last in this file: it leaves the servers on a keystore at a new path.
+    res = run_playbook(fleet, 'zero_restart_switch.yml')
+    assert set(h for h in re.findall(r'^(\S+)\s+: ok=', res.stdout, re.M)) == set(fleet.group('mysql'))

@@ -131,6 +131,17 @@ def test_playbooks_run_by_fqcn_from_the_installed_copy(package, sandbox_fleet):
     resume = run([BIN / 'ansible-playbook', '-i', fleet.inventory, '-e', f'@{DEMO_VARS}', 'keyops.mysql.resume'],
                  env=env, cwd=fleet.state_dir)
     assert all(_recap(resume.stdout)[h] == (0, 0, 0) for h in hosts), resume.stdout
+    # A DBA's pause (no keyops marker) is left alone by keyops.mysql.resume, unless told resume_all.
+    operations = ['mysql', '-uroot', '--batch', '--skip-column-names', '-e', 'SELECT @@GLOBAL.keyring_operations']
+    fleet.command(hosts[0], ['mysql', '-uroot', '-e', 'SET GLOBAL keyring_operations = OFF'])
+    resume = run([BIN / 'ansible-playbook', '-i', fleet.inventory, '-e', f'@{DEMO_VARS}', 'keyops.mysql.resume'],
+                 env=env, cwd=fleet.state_dir)
+    assert 'keyops did not pause it: left OFF' in resume.stdout, resume.stdout
+    assert fleet.command(hosts[0], operations)[hosts[0]]['stdout'].strip() == '0'
+    resume = run([BIN / 'ansible-playbook', '-i', fleet.inventory, '-e', f'@{DEMO_VARS}', '-e',
+                  'keyring_migration_resume_all=true', 'keyops.mysql.resume'], env=env, cwd=fleet.state_dir)
+    assert _recap(resume.stdout)[hosts[0]][0] == 1, resume.stdout
+    assert fleet.command(hosts[0], operations)[hosts[0]]['stdout'].strip() == '1'
     fleet.down()
 
 

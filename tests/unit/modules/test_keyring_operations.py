@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.modules import keyring_operations
@@ -122,3 +124,16 @@ def test_a_failed_pause_of_a_server_left_off_by_keyops_keeps_its_marker(fake_ser
         except mysql.MysqlError:
             pass
     assert fake_server.keyring_operations is False and len(os.listdir(pause_marker_dir)) == 1
+
+
+def test_only_paused_by_keyops_leaves_a_dbas_pause_alone_and_resumes_a_keyops_one(fake_server, capsys,
+                                                                                    pause_marker_dir):
+    fake_server.keyring_operations = False          # paused by a DBA: no marker
+    args = dict(SOCKET, state='enabled', only_paused_by_keyops=True)
+    rc, result = run_module(keyring_operations, args, capsys)
+    assert rc == 0 and not result['changed'] and result['left_paused'] and fake_server.keyring_operations is False
+    assert 'keyops did not pause it' in json.dumps(result['warnings'])
+    fake_server.keyring_operations = True
+    run_module(keyring_operations, dict(SOCKET, state='disabled'), capsys)      # a keyops pause: marker left
+    rc, result = run_module(keyring_operations, args, capsys)
+    assert rc == 0 and result['changed'] and not result['left_paused'] and fake_server.keyring_operations is True
