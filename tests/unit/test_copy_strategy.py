@@ -32,7 +32,7 @@ def _migration(source, destination, method='auto'):
 def test_select_strategy_follows_the_catalogs_choice(source, destination, method, strategy, name):
     migration = _migration(source, destination, method)
     chosen = select_strategy(migration)
-    assert type(chosen) is strategy and chosen.method == name
+    assert chosen.__class__ is strategy and chosen.method == name     # that class, not a subclass of it
     assert chosen.params is migration.params and chosen.result is migration.result
 
 
@@ -42,8 +42,8 @@ def test_select_strategy_refuses_what_no_method_copies():
 
 
 def test_failure_fields():
-    assert failure_fields(MigrationConflictError('2 conflicts', [])) == dict(msg='2 conflicts',
-                                                                         error='MigrationConflictError')
+    assert failure_fields(MigrationConflictError('2 conflicts', [])) == dict(
+        msg='2 conflicts', error='MigrationConflictError')
     assert failure_fields(MysqlError('lost', 2013)) == dict(msg='lost', mysql_error_code=2013, server_down=True)
     assert failure_fields(MysqlError('denied', 1045))['server_down'] is False
     assert failure_fields(ValueError('not ours')) is None

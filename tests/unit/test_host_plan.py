@@ -44,8 +44,8 @@ def no_files(path):
     return {}
 
 
-def plan(server_facts=None, migration=COPY, role_settings=None, read_members=no_files):
-    return plan_host(server() if server_facts is None else server_facts, migration,
+def plan(server_facts=None, migration=None, role_settings=None, read_members=no_files):
+    return plan_host(server() if server_facts is None else server_facts, COPY if migration is None else migration,
                      settings() if role_settings is None else role_settings, read_members)
 
 
