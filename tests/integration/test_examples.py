@@ -235,6 +235,15 @@ SCENARIOS = {
                    'example is changed and not example.previous and example.current',
                    'markers.matched == 0']}}],
         cleanup=[_resume_server()]),
+    ('keyring_operations', "Resume a server an interrupted keyops run left paused, and leave a DBA's pause alone"): dict(
+        host='mysql1',
+        setup=[{'name': 'A server a DBA paused (no keyops marker)',
+                'ansible.builtin.command': {'argv': MYSQL_CLI + ['SET GLOBAL keyring_operations = OFF']},
+                'changed_when': False}],
+        check=[_operations_is(0),
+               {'name': 'Left paused, and said so', 'ansible.builtin.assert': {'that': [
+                   'example is not changed and example.left_paused and not example.current']}}],
+        cleanup=[_resume_server()]),
 }
 
 
