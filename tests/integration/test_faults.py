@@ -205,8 +205,9 @@ def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
     destination = '/var/lib/mysql-keyring/playbook_killed'
     hosts = fleet.group('mysql')
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
-    run = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
-                                   'fault': 'mid_copy:sleep=30'}), tmp_path, background=True)
+    extra = dict(RESTARTING, fault_destination=destination, keyring_migration_report_dir=str(tmp_path),
+                 fault='mid_copy:sleep=30')
+    run = play(fleet, 'role.yml', extra, tmp_path, background=True)
     wait_until_all_paused(fleet, run)
     os.killpg(run.pid, signal.SIGKILL)          # the operator's Ctrl-\, an OOM kill, a dead AWX node...
     run.wait()
@@ -237,8 +238,9 @@ def test_a_server_killed_while_paused(fleet, tmp_path):
     destination = '/var/lib/mysql-keyring/server_killed'
     hosts = fleet.group('mysql')
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
-    run = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path),
-                                   'fault': 'mid_copy:sleep=6'}), tmp_path, background=True)
+    extra = dict(RESTARTING, fault_destination=destination, keyring_migration_report_dir=str(tmp_path),
+                 fault='mid_copy:sleep=6')
+    run = play(fleet, 'role.yml', extra, tmp_path, background=True)
     wait_until_all_paused(fleet, run)
     pid = int(host_path(fleet, 'mysql2', '/run/mysqld/mysqld.pid').read_text())
     os.kill(pid, signal.SIGKILL)                # the server dies while paused (the hosts share our PID space)

@@ -171,8 +171,8 @@ def test_an_encrypted_destination_gets_its_password_in_the_configuration_and_nev
     def reload(server):
         members = json.load(open(fleet['config']))
         server.component = (encrypted, members['path'])
-        server.keys = set((k.key_id, k.user_id) for k in open_keystore(encrypted, members['path'],
-                                                                        members['password']).load())
+        keystore = open_keystore(encrypted, members['path'], members['password'])
+        server.keys = set((k.key_id, k.user_id) for k in keystore.load())
     fleet['server'].reload = reload
     rc, result = run_module(keyring_migrate, args(fleet, source=dict(type=encrypted, path=source, password='pw-old'),
                                                   destination=dict(type=encrypted, path=fleet['destination'],

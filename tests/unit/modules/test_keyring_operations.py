@@ -126,8 +126,8 @@ def test_a_failed_pause_of_a_server_left_off_by_keyops_keeps_its_marker(fake_ser
     assert fake_server.keyring_operations is False and len(os.listdir(pause_marker_dir)) == 1
 
 
-def test_only_paused_by_keyops_leaves_a_dbas_pause_alone_and_resumes_a_keyops_one(fake_server, capsys,
-                                                                                    pause_marker_dir):
+def test_only_paused_by_keyops_leaves_a_dbas_pause_alone_and_resumes_a_keyops_one(
+        fake_server, capsys, pause_marker_dir):
     fake_server.keyring_operations = False          # paused by a DBA: no marker
     args = dict(SOCKET, state='enabled', only_paused_by_keyops=True)
     rc, result = run_module(keyring_operations, args, capsys)
