@@ -30,17 +30,14 @@ from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
     SECRET_MEMBER,
     parse_json_object,
     read_text,
-    redacted,
     render_json,
     write_text,
 )
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_strategy import RELOAD_KEYRING
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import real_path
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
-
-RELOAD_KEYRING = 'ALTER INSTANCE RELOAD KEYRING'
-FIRST_RELOADING_VERSION = (8, 0, 24)
 
 
 def same_file(one, other):
@@ -70,7 +67,6 @@ class ComponentConfig:
         if password:
             wanted[SECRET_MEMBER] = password
         self.new_text = None if wanted == self.members else render_json(wanted)
-        self.shown = (render_json(redacted(self.members)), render_json(redacted(wanted)))
         self.backup = None
 
     @property
