@@ -18,10 +18,11 @@ description:
     collide), pause hosts that are not in the play - and turns an unreachable host, a failed report, or a host
     with no report into a problem of that host.
   - The C(keyops.mysql.keyring_migration) role calls it once per run, on the controller.
-positional: _input, hostvars, result_var, destination_path, pause_hosts
+positional: _input, hostvars, result_var, destination_path, pause_hosts, play_hosts
 options:
   _input:
-    description: The play's hosts (C(ansible_play_hosts_all)).
+    description:
+      - The hosts checked together - the play's (C(ansible_play_hosts_all)), or one batch's under C(serial).
     type: list
     elements: str
     required: true
@@ -42,6 +43,10 @@ options:
     type: list
     elements: str
     default: []
+  play_hosts:
+    description: Every host of the play (under C(serial), the hosts of every batch); the hosts checked by default.
+    type: list
+    elements: str
 '''
 
 EXAMPLES = r'''
@@ -97,7 +102,7 @@ def _group(hosts, key_of):
     return groups
 
 
-def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=None):
+def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=None, play_hosts=None):
     if not is_sequence(hosts):
         raise AnsibleFilterError('fleet_problems expects the list of the play\'s hosts')
     hosts = list(hosts)
@@ -119,7 +124,8 @@ def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=No
             others = ', '.join(h for h in sharing if h != host)
             found[host].append(_problem(CLONED_SERVER_UUID, 'server_uuid %s is shared with %s (cloned servers: '
                                         'their InnoDB master key ids collide)' % (uuid, others)))
-    strangers = [host for host in pause_hosts or () if host not in hosts]
+    in_play = hosts if play_hosts is None else list(play_hosts)
+    strangers = [host for host in pause_hosts or () if host not in in_play]
     if strangers:
         for host in hosts:
             found[host].append(_problem(PAUSE_HOST_NOT_IN_PLAY, 'keyring_migration_pause_hosts names hosts that are '

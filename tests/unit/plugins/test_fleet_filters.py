@@ -89,3 +89,13 @@ def test_the_table_lists_each_problem_once_with_its_host_and_names_the_ready_hos
     assert lines[3].split(None, 2) == ['db10', 'cloned_server_uuid', 'shared with db1']
     assert lines[2].index('unreachable') == lines[3].index('cloned_server_uuid')     # aligned columns
     assert lines[4] == 'Ready (not run because of the above): db2'
+
+
+def test_under_serial_pause_hosts_of_later_batches_are_in_the_play():
+    variables = hostvars(db1=report('u1'), db2=report('u2'))
+    found = fleet_problems(['db1', 'db2'], variables, 'preflight', DESTINATION, ['db1', 'db2', 'db3', 'db4'],
+                           ['db1', 'db2', 'db3', 'db4'])
+    assert codes(found) == dict(db1=[], db2=[])
+    found = fleet_problems(['db1', 'db2'], variables, 'preflight', DESTINATION, ['db1', 'db9'],
+                           ['db1', 'db2', 'db3', 'db4'])
+    assert codes(found) == dict(db1=['pause_host_not_in_play'], db2=['pause_host_not_in_play'])
