@@ -234,6 +234,11 @@ def plan_host(server, migration, settings, read_members):
     problems = setting_problems(settings) + server_problems(server, settings)
     uses = server.get('keystore_in_use') or USES_OTHER
     refused = bool(migration.get('failed'))
+    # A rollback (source and destination swapped) of a server the migration never reached: it is on the keystore the
+    # rollback returns to, and the one it would copy from was never made. Nothing to copy, nothing to refuse.
+    never_reached = bool(settings.get('rollback') and uses == USES_DESTINATION and refused
+                         and not keystore_exists(server, settings['source']['path']))
+    refused = refused and not never_reached
     action = decide_action(uses, settings['use_after'], 0 if refused else migration.get('migrated_count') or 0)
     how = decide_how(action, server, settings)
     problems += usage_problems(uses, action, how, server, settings)
@@ -248,4 +253,10 @@ def plan_host(server, migration, settings, read_members):
     expected = settings['destination']['path'] if (
         uses == USES_DESTINATION or (uses == USES_SOURCE and settings['use_after'] == USES_DESTINATION)) \
         else settings['source']['path']
-    return dict(uses=uses, action=action, how=how, expected_keystore=expected, switch_edits=edits, problems=problems)
+    return dict(uses=uses, action=action, how=how, expected_keystore=expected, switch_edits=edits, problems=problems,
+                copy_keys=not never_reached)
+
+
+def keystore_exists(server, path):
+    """Whether keyring_info's report of the keystore files it was given says the file at `path` exists."""
+    return any(report.get('exists') for report in server.get('keystores') or () if report.get('path') == path)

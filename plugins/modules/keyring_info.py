@@ -185,6 +185,13 @@ options:
         type: str
         choices: [when_needed, always]
         default: when_needed
+      rollback:
+        description:
+          - The migration is being rolled back (O(migration.source) is the migration's destination). A server
+            already on O(migration.destination) whose O(migration.source) does not exist - one the migration never
+            reached - has nothing to do, RV(plan.copy_keys=false), rather than a refused copy.
+        type: bool
+        default: false
 extends_documentation_fragment:
   - keyops.mysql.mysql
   - keyops.mysql.attributes
@@ -392,6 +399,11 @@ plan:
           password goes into that file. Empty unless RV(plan.action=switch).
       type: list
       elements: dict
+    copy_keys:
+      description:
+        - Whether the role copies keys on this host. False only for a rollback of a server the migration never
+          reached (see O(plan.rollback)).
+      type: bool
     problems:
       description: Why the server cannot be migrated, each a C(code) and a one-line C(msg).
       type: list
@@ -444,6 +456,7 @@ PLAN_OPTIONS = dict(
     option_file=dict(type='path'),
     check_privileges=dict(type='bool', default=True),
     restart_policy=dict(type='str', default='when_needed', choices=['when_needed', 'always']),
+    rollback=dict(type='bool', default=False),
 )
 DEFAULT_TOOL_OPTIONS = dict((name, spec.get('default')) for name, spec in TOOL_OPTIONS.items())
 

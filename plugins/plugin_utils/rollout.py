@@ -19,7 +19,7 @@ _UNSYNCHRONISED_STRATEGIES = ('free', 'host_pinned')
 
 # The orders the inventory gives a play's hosts in, as ansible-core's InventoryManager.get_hosts applies them.
 _ORDERS = {
-    'inventory': lambda hosts: list(hosts),
+    'inventory': list,
     'reverse_inventory': lambda hosts: list(reversed(hosts)),
     'sorted': sorted,
     'reverse_sorted': lambda hosts: sorted(hosts, reverse=True),

@@ -11,6 +11,8 @@ The tests run in order on one fleet, each moving the servers on from where the o
 3. A failure in batch 1 (a server given a keystore it cannot read): that server is back on its old keystore with
    every key, its batch mate finished, batch 2 never paused, the run failed, and the report says who and why.
 4. restart_policy: always restarts each switched server exactly once.
+5. keyops.mysql.rollback after a switch and a master key rotation on the destination: the server is back on the
+   source, which now holds the rotated key, tables read; a host the migration never reached is left alone.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -238,6 +240,34 @@ def test_restart_policy_always_restarts_each_switched_server_exactly_once(fleet,
         assert server.state()['data_file'] == KEYSTORES + 'component_keyring_file.fourth'
         entry = report['hosts'][server.host]
         assert (entry['how'], entry['restarted'], entry['status']) == ('restart', True, 'ok'), entry
+
+
+def test_rollback_after_a_rotation_returns_to_the_source_with_the_rotated_key(fleet, tmp_path):
+    keystores = move('component_keyring_file.fourth', 'component_keyring_file.fifth')
+    res, recap, report = run(fleet, tmp_path, 'forward', extra=dict(keystores, keyring_migration_hosts='mysql3'))
+    assert res.returncode == 0 and report['hosts']['mysql3']['status'] == 'ok', res.stdout[-6000:]
+    mysql3, mysql4 = [s for s in servers(fleet) if s.host in ('mysql3', 'mysql4')]
+    mysql3.query('ALTER INSTANCE ROTATE INNODB MASTER KEY')     # a key only the destination (.fifth) holds
+    rotated = mysql3.state()
+    assert rotated['data_file'] == KEYSTORES + 'component_keyring_file.fifth'
+    untouched = mysql4.state()
+    for server in (mysql3, mysql4):
+        server.start_logging()
+
+    res, recap, report = run(fleet, tmp_path, 'rollback', playbook='keyops.mysql.rollback',
+                             extra=dict(keystores, keyring_migration_hosts='mysql3,mysql4'))
+    assert res.returncode == 0, res.stdout[-6000:]
+    back = mysql3.state()
+    assert back['data_file'] == KEYSTORES + 'component_keyring_file.fourth'
+    assert back['keys'] == rotated['keys'] and back['rows'] == rotated['rows'] and back['pid'] == rotated['pid']
+    assert len(pause_windows(mysql3.keyring_statements())) == 1
+    # mysql4 never left .fourth, and .fifth was never made there: nothing to do, not even a pause.
+    assert mysql4.keyring_statements() == [] and mysql4.state() == dict(untouched, uptime=mysql4.state()['uptime'])
+    assert report['rollback'] is True and report['result'] == 'success', report
+    assert report['source']['path'] == KEYSTORES + 'component_keyring_file.fifth'
+    assert (report['hosts']['mysql3']['action'], report['hosts']['mysql3']['switched_without_restart']) == (
+        'switch', True)
+    assert (report['hosts']['mysql4']['action'], report['hosts']['mysql4']['copied']) == ('none', 0)
 
 
 def ready_count(server):

@@ -260,3 +260,29 @@ def test_how_restart_policy_always_restarts_every_switched_or_reloaded_server():
     assert plan(role_settings=settings(restart_policy='always'))['how'] == 'restart'
     assert plan(server(keystore_in_use='destination'), COPY, settings(restart_policy='always'))['how'] == 'restart'
     assert plan(role_settings=settings(use_after='source', restart_policy='always'))['how'] == 'online'
+
+
+# ---- rollback (source and destination swapped) -----------------------------------------------------------------
+
+SOURCE_MISSING = dict(failed=True, msg='the source keystore does not exist; check the path')
+
+
+def test_a_rollback_leaves_a_server_the_migration_never_reached_alone():
+    never_reached = server(keystore_in_use='destination', keystores=[dict(path=SOURCE['path'], exists=False)])
+    result = plan(never_reached, SOURCE_MISSING, settings(rollback=True))
+    assert (result['action'], result['copy_keys'], result['expected_keystore']) == ('none', False, DESTINATION['path'])
+    assert result['problems'] == []
+
+
+def test_a_missing_source_is_still_refused_outside_a_rollback_or_for_a_server_to_switch():
+    on_destination = server(keystore_in_use='destination', keystores=[dict(path=SOURCE['path'], exists=False)])
+    assert codes(plan(on_destination, SOURCE_MISSING)) == ['copy_refused']
+    on_source = server(keystores=[dict(path=SOURCE['path'], exists=False)])
+    assert 'copy_refused' in codes(plan(on_source, SOURCE_MISSING, settings(rollback=True)))
+    present = server(keystore_in_use='destination', keystores=[dict(path=SOURCE['path'], exists=True)])
+    assert codes(plan(present, dict(failed=True, msg='a conflicting key'), settings(rollback=True))) == ['copy_refused']
+
+
+def test_a_rollback_of_a_switched_server_copies_back_and_switches():
+    result = plan(role_settings=settings(rollback=True))
+    assert (result['action'], result['copy_keys']) == ('switch', True)

@@ -10,8 +10,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.filter.rollout_report import FilterModule
-from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import (batches, report, rollout, rollout_stops,
-                                                                            strategy_refusal)
+from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import (
+    batches, report, rollout, rollout_stops, strategy_refusal)
 
 HOSTS = ['db1', 'db2', 'db3', 'db4', 'db5']
 PLAY = 'play-2'
