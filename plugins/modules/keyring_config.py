@@ -70,6 +70,25 @@ options:
     description: Mode of a file the module creates, in octal. An existing file keeps its mode.
     type: raw
     default: '0640'
+  backup:
+    description:
+      - Keep a copy of an existing file beside it before replacing it (C(<file>.<pid>.<time>~), with its owner and
+        mode), returned as RV(backup_file). The role makes one before every switch, to put the file back if the
+        server does not come back.
+    type: bool
+    default: false
+  restore_from:
+    description:
+      - Put O(path) back as this backup of it holds it - a file beside O(path) named C(<file>.<pid>.<time>~), as
+        O(backup) makes them; any other file is refused (root must not copy an arbitrary file into a directory the
+        server's OS user can read). O(settings), O(defaults), O(password), O(option) and O(value) are then ignored.
+    type: path
+  state:
+    description:
+      - V(absent) removes O(path) (a file a switch created, when the switch is undone); nothing else is done.
+    type: str
+    choices: [present, absent]
+    default: present
   follow:
     description:
       - Follow a symbolic link at O(path) itself when root owns it. Without it, and always for a link owned by
@@ -93,6 +112,11 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: Put the component configuration back as it was before a switch
+  keyops.mysql.keyring_config:
+    path: /var/lib/mysql/component_keyring_file.cnf
+    restore_from: /var/lib/mysql/component_keyring_file.cnf.4121.2026-12-02@05:06:46~
+
 - name: Point component_keyring_file at the new keystore
   keyops.mysql.keyring_config:
     path: /var/lib/mysql/component_keyring_file.cnf
@@ -125,6 +149,11 @@ exists:
   description: Whether the file existed before the task.
   returned: always
   type: bool
+backup_file:
+  description: The copy O(backup) made of the file before replacing it; null when nothing was replaced.
+  returned: always
+  type: str
+  sample: /var/lib/mysql/component_keyring_file.cnf.4121.2026-12-02@05:06:46~
 current:
   description:
     - With O(format=json), the file's members before the task, the password member shown as C(********).
@@ -133,6 +162,8 @@ current:
   type: raw
   sample: {path: /var/lib/mysql-keyring/component_keyring_file, read_only: false}
 '''
+
+import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
     OPTION_LINE,
@@ -146,6 +177,9 @@ from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
     set_option,
     write_text,
 )
+from ansible_collections.keyops.mysql.plugins.module_utils.config_status import BACKUP_SUFFIX
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import check_regular, locate
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
 
 
@@ -188,17 +222,59 @@ class ConfigEdit:
             return None, None
         return after_text, (before_text or '', after_text)
 
+    def remove(self, path):
+        """state=absent: unlink the regular file at `path` (relative to its directory's descriptor, never through a
+        link)."""
+        directory, name = locate(path, follow=self.params['follow'])
+        with directory:
+            st = directory.lstat(name)
+            self.module.result.update(path=path, exists=st is not None, backup_file=None, current=None)
+            if st is None:
+                return
+            check_regular(path, st)
+            self.module.result['changed'] = True
+            if self.module._diff:
+                self.module.result['diff'] = dict(before_header=path, after_header=path, before='(present)\n',
+                                                  after='(absent)\n')
+            if not self.module.check_mode:
+                directory.unlink(name)
+                directory.fsync()
+
+    def shown(self, path, text):
+        """A file's text as a diff may show it: a JSON file with its password member redacted."""
+        if text is None:
+            return ''
+        return render_json(redacted(parse_json_object(text, path))) if self.params['format'] == 'json' else text
+
+    def restored_text(self, path):
+        """The text of restore_from, a keep_copy backup beside `path` (nothing else may be copied in)."""
+        backup = self.params['restore_from']
+        if os.path.dirname(backup) != os.path.dirname(path) or not backup_of(path, backup):
+            self.module.fail_json(msg='%s: restore_from must be a backup of it beside it, named %s.<pid>.<time>~ '
+                                      '(got %s)' % (path, os.path.basename(path), backup))
+        text = read_text(backup)
+        if text is None:
+            self.module.fail_json(msg='%s: its backup %s does not exist' % (path, backup))
+        return text
+
     def run(self):
         p = self.params
         path = p['path']
+        if p['state'] == 'absent':
+            return self.remove(path)
         if SECRET_MEMBER in p['settings'] or SECRET_MEMBER in p['defaults']:
             self.module.fail_json(msg='%s: put the keystore password in the password option, not in settings '
                                       '(settings are shown in results)' % path)
         before_text = read_text(path, follow=p['follow'])
-        self.module.result.update(path=path, exists=before_text is not None)
-        if p['format'] == 'json':
+        self.module.result.update(path=path, exists=before_text is not None, backup_file=None)
+        if p['restore_from']:
+            after_text = self.restored_text(path)
+            self.module.result['current'] = None
+            shown = (self.shown(path, before_text), self.shown(path, after_text))
+            after_text = None if after_text == before_text else after_text
+        elif p['format'] == 'json':
             after_text, shown = self.json_texts(path, before_text)
-        else:
+        elif p['format'] == 'option_file':
             after_text, shown = self.option_texts(path, before_text)
         if after_text is None:
             return
@@ -207,11 +283,20 @@ class ConfigEdit:
             self.module.result['diff'] = dict(before_header=path, after_header=path, before=shown[0], after=shown[1])
         if self.module.check_mode:
             return
+        if p['backup'] and before_text is not None:
+            self.module.result['backup_file'] = keep_copy(path, follow=p['follow'])
         if before_text is None:
             write_text(path, after_text, owner=p['owner'], group=p['group'], mode=parse_mode(p['mode']),
                        follow=p['follow'])
         else:
             write_text(path, after_text, follow=p['follow'])
+
+
+def backup_of(path, candidate):
+    """Whether `candidate` is named as keep_copy names a backup of `path`."""
+    name = os.path.basename(path)
+    other = os.path.basename(candidate)
+    return other.startswith(name) and BACKUP_SUFFIX.match(other[len(name):]) is not None
 
 
 def main():
@@ -229,8 +314,12 @@ def main():
             group=dict(type='str'),
             mode=dict(type='raw', default='0640'),
             follow=dict(type='bool', default=False),
+            backup=dict(type='bool', default=False),
+            restore_from=dict(type='path'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         required_if=[('format', 'option_file', ('option', 'value'))],
+        mutually_exclusive=[('restore_from', 'state')],
         supports_check_mode=True,
     )
     module.run(ConfigEdit(module).run)

@@ -143,6 +143,16 @@ options:
       - A keystore file the server should use; RV(on_expected_keystore) then says whether it has exactly one keyring
         enabled, on that file (paths compared as the host resolves them).
     type: path
+  config_files:
+    description:
+      - Keyring configuration files to report - a component configuration (C(component_keyring_file.cnf)), a
+        manifest (C(mysqld.my)) or an option file - with the keystore each names, and the backups keyops left beside
+        them (RV(config_files)). Compare with RV(active_keystores) to find a server whose configuration names
+        another keystore than the one it uses (a run stopped between the rewrite and the reload or restart).
+      - Read without following a link, like every file keyops reads in a directory the server's OS user can write.
+    type: list
+    elements: path
+    default: []
   plan:
     description:
       - With O(migration), also decide what the C(keyops.mysql.keyring_migration) role does to this server, and
@@ -293,6 +303,38 @@ on_expected_keystore:
       RV(plan.expected_keystore).
   returned: O(server=true) and O(expected_keystore) or O(plan) given
   type: bool
+config_files:
+  description: One report per O(config_files) entry, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    exists:
+      description: Whether it exists.
+      type: bool
+    format:
+      description: V(json) (a component configuration or manifest) or V(option_file); null when it does not exist.
+      type: str
+    keystore:
+      description: The keystore it names - a component configuration's C(path), an option file's C(keyring_file_data).
+      type: str
+    components:
+      description: The components a manifest loads.
+      type: str
+    backups:
+      description: Backups of it that keyops made before rewriting it (C(<file>.<pid>.<time>~)), oldest first.
+      type: list
+      elements: str
+  sample:
+    - path: /var/lib/mysql/component_keyring_file.cnf
+      exists: true
+      format: json
+      keystore: /var/lib/mysql-keyring/component_keyring_file.migrated
+      components: null
+      backups: [/var/lib/mysql/component_keyring_file.cnf.4121.2026-12-02@05:06:46~]
 tls_cipher:
   description: The TLS cipher of the module's own connection; empty when the connection is not encrypted.
   returned: O(server=true)
@@ -430,6 +472,7 @@ import copy
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
+from ansible_collections.keyops.mysql.plugins.module_utils.config_status import config_file_status
 from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import plan_host
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
@@ -556,6 +599,7 @@ def main():
             verify_encrypted_tables=dict(type='int', default=0),
             migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
             expected_keystore=dict(type='path'),
+            config_files=dict(type='list', elements='path', default=[]),
             plan=dict(type='dict', options=PLAN_OPTIONS),
         ),
         required_by=dict(plan=('migration',)),
@@ -573,6 +617,7 @@ def main():
                 module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                                   module.params['expected_keystore'])
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
+        module.result['config_files'] = [config_file_status(path) for path in module.params['config_files']]
         if module.params['migration'] is not None:
             migration = module.params['migration']
             module.result['migration'] = check_mode_result(module, dict(migration, method='auto',

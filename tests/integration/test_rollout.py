@@ -13,6 +13,10 @@ The tests run in order on one fleet, each moving the servers on from where the o
 4. restart_policy: always restarts each switched server exactly once.
 5. keyops.mysql.rollback after a switch and a master key rotation on the destination: the server is back on the
    source, which now holds the rotated key, tables read; a host the migration never reached is left alone.
+6. keyops.mysql.status: per host the keystore in use, the one the configuration names (a mismatch shown), the pause
+   state and the configuration backups the switches left.
+7. The restarting procedure with a server that does not come back (its new keystore unreadable, mode 0000): its configuration
+   is put back from the backup made before the switch, it is started again on its old keystore with every key.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -104,7 +108,7 @@ def pause_windows(statements):
     return windows
 
 
-def run(fleet, tmp_path, name, playbook='keyops.mysql.migrate', extra=None, inventories=()):
+def run(fleet, tmp_path, name, playbook='keyops.mysql.migrate', extra=None, inventories=(), **env):
     extra_file = tmp_path / ('%s-vars.json' % name)
     extra_file.write_text(json.dumps(dict(extra or {}, keyring_migration_report_dir=str(tmp_path / name))))
     argv = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory)]
@@ -112,7 +116,7 @@ def run(fleet, tmp_path, name, playbook='keyops.mysql.migrate', extra=None, inve
         argv += ['-i', str(inventory)]
     argv += ['-e', '@' + VARS, '-e', '@%s' % extra_file, str(playbook)]
     res = subprocess.run(argv, env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache',
-                                                                                           'collections')),
+                                                                                           'collections'), **env),
                          cwd=fleet.state_dir, capture_output=True, text=True, timeout=900, check=False)
     recap = dict((host, dict(changed=int(changed), failed=int(failed))) for host, changed, failed in re.findall(
         r'^(mysql\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)', res.stdout, re.M))
@@ -193,11 +197,10 @@ def test_the_role_in_a_users_own_serial_play(fleet, tmp_path):
 
 
 def test_a_failure_in_batch_one_rolls_that_server_back_and_never_pauses_batch_two(fleet, tmp_path):
-    # mysql1's new keystore is given to root, mode 0600: its server (user mysql) cannot read it, so the reload
-    # that would switch it is rejected.
+    # mysql1's new keystore gets mode 0000: its server (user mysql) cannot read it, so the reload that would switch
+    # it is rejected.
     unreadable = tmp_path / 'unreadable.yml'
-    unreadable.write_text(yaml.safe_dump(dict(all=dict(hosts=dict(mysql1=dict(
-        keyring_migration_owner='root', keyring_migration_group='root', keyring_migration_mode='0600'))))))
+    unreadable.write_text(yaml.safe_dump(dict(all=dict(hosts=dict(mysql1=dict(keyring_migration_mode='0000'))))))
     fleet_servers = servers(fleet)
     before = dict((s.host, s.state()) for s in fleet_servers)
     for server in fleet_servers:
@@ -262,12 +265,68 @@ def test_rollback_after_a_rotation_returns_to_the_source_with_the_rotated_key(fl
     assert back['keys'] == rotated['keys'] and back['rows'] == rotated['rows'] and back['pid'] == rotated['pid']
     assert len(pause_windows(mysql3.keyring_statements())) == 1
     # mysql4 never left .fourth, and .fifth was never made there: nothing to do, not even a pause.
-    assert mysql4.keyring_statements() == [] and mysql4.state() == dict(untouched, uptime=mysql4.state()['uptime'])
+    now = mysql4.state()
+    assert mysql4.keyring_statements() == [] and now == dict(untouched, uptime=now['uptime'])
     assert report['rollback'] is True and report['result'] == 'success', report
     assert report['source']['path'] == KEYSTORES + 'component_keyring_file.fifth'
     assert (report['hosts']['mysql3']['action'], report['hosts']['mysql3']['switched_without_restart']) == (
         'switch', True)
     assert (report['hosts']['mysql4']['action'], report['hosts']['mysql4']['copied']) == ('none', 0)
+
+
+def test_status_shows_configured_and_active_keystores_pauses_and_backups(fleet, tmp_path):
+    mysql4 = Server(fleet, 'mysql4')
+    config = mysql4.root + fleet.hosts['mysql4']['keyring_component_config']
+    original = open(config).read()
+    # What a run stopped between the rewrite and the reload leaves: the configuration names another keystore.
+    with open(config, 'w') as handle:
+        handle.write(json.dumps(dict(json.loads(original), path=KEYSTORES + 'component_keyring_file.elsewhere')))
+    mysql4.query('SET GLOBAL keyring_operations = OFF')      # a DBA's pause, without a keyops marker
+    try:
+        res, _recap, _report = run(fleet, tmp_path, 'status', playbook='keyops.mysql.status')
+    finally:
+        with open(config, 'w') as handle:
+            handle.write(original)
+        mysql4.query('SET GLOBAL keyring_operations = ON')
+    assert res.returncode == 0, res.stdout[-4000:]
+    # The default callback prints each host's result as JSON: `ok: [mysql1] => {` ... `}`.
+    shown_task = res.stdout[res.stdout.index('TASK [Show the keyring of each server]'):]
+    shown = dict((host, json.loads(body)['msg']) for host, body in
+                 re.findall(r'^ok: \[(mysql\d)\] => (\{.*?^\})$', shown_task, re.M | re.S))
+    assert shown['mysql4']['configured'] == [KEYSTORES + 'component_keyring_file.elsewhere']
+    assert shown['mysql4']['uses'] == [KEYSTORES + 'component_keyring_file.fourth']
+    assert shown['mysql4']['configuration_matches'] is False
+    assert (shown['mysql4']['keyring_operations'], shown['mysql4']['paused_by_keyops']) == ('OFF', None)
+    assert shown['mysql1']['configuration_matches'] is True and shown['mysql1']['keyring_operations'] == 'ON'
+    # mysql1 was switched twice and rolled back once: each rewrite kept a backup of the configuration beside it.
+    assert len(shown['mysql1']['config_backups']) >= 2, shown['mysql1']
+    assert all(path.startswith(fleet.hosts['mysql1']['keyring_component_config'] + '.')
+               for path in shown['mysql1']['config_backups'])
+
+
+def test_a_server_that_does_not_come_back_from_a_restart_is_put_back(fleet, tmp_path):
+    unreadable = tmp_path / 'unreadable.yml'
+    unreadable.write_text(yaml.safe_dump(dict(all=dict(hosts=dict(mysql2=dict(keyring_migration_mode='0000'))))))
+    mysql2 = Server(fleet, 'mysql2')
+    config = mysql2.root + fleet.hosts['mysql2']['keyring_component_config']
+    before = mysql2.state()
+    assert before['data_file'] == KEYSTORES + 'component_keyring_file.third'
+    original = open(config).read()
+    starts = ready_count(mysql2)
+
+    res, recap, report = run(fleet, tmp_path, 'no-comeback', inventories=[unreadable],
+                             extra=dict(move('component_keyring_file.third', 'component_keyring_file.sixth'),
+                                        keyring_migration_hosts='mysql2', keyring_migration_restart_policy='always'))
+    assert res.returncode != 0 and recap['mysql2']['failed'] == 1, res.stdout[-6000:]
+    after = mysql2.state()
+    assert after['data_file'] == KEYSTORES + 'component_keyring_file.third'
+    assert after['keys'] == before['keys'] and after['rows'] == before['rows'] and after['operations'] == 1
+    assert open(config).read() == original
+    assert ready_count(mysql2) == starts + 2        # restarted onto the destination, then again onto its old keystore
+    entry = report['hosts']['mysql2']
+    assert (entry['status'], entry['rolled_back'], entry['how']) == ('failed', True, 'restart'), entry
+    assert 'did not come back' in entry['reason'] and 'runs on no keyring' in entry['reason'], entry['reason']
+    assert 'put back from the backups' in entry['reason']
 
 
 def ready_count(server):

@@ -138,3 +138,47 @@ def test_option_file_through_the_module(tmp_path, capsys):
     assert rc == 0 and result['changed'] and result['current'] == ['/old/keyring']
     rc, result = run_module(keyring_config, args, capsys)
     assert rc == 0 and not result['changed'] and result['current'] == ['/new/keyring']
+
+
+def test_a_backup_before_the_rewrite_puts_the_file_back_byte_for_byte(tmp_path, capsys):
+    config = tmp_path / 'component_keyring_file.cnf'
+    original = json.dumps({'path': '/old', 'read_only': False, 'password': SECRET}) + '\n'
+    config.write_text(original)
+    os.chmod(str(config), 0o640)
+    rc, result = run_module(keyring_config, dict(path=str(config), settings={'path': '/new'}, backup=True), capsys)
+    backup = result['backup_file']
+    assert rc == 0 and result['changed'] and os.path.dirname(backup) == str(tmp_path)
+    assert open(backup).read() == original and _attrs(backup) == _attrs(str(config))
+    rc, result = run_module(keyring_config, dict(path=str(config), restore_from=backup, _ansible_diff=True), capsys)
+    assert rc == 0 and result['changed'] and config.read_text() == original
+    assert SECRET not in json.dumps(result) and SECRET not in capsys.readouterr().out
+    rc, result = run_module(keyring_config, dict(path=str(config), restore_from=backup), capsys)
+    assert rc == 0 and not result['changed']                         # already as the backup holds it
+
+
+@pytest.mark.parametrize('name', ['/etc/shadow', 'other.cnf.1.2026-12-02@05:06:46~', 'component_keyring_file.cnf.bak'])
+def test_only_a_backup_beside_the_file_can_be_restored(tmp_path, capsys, name):
+    config = tmp_path / 'component_keyring_file.cnf'
+    config.write_text('{"path": "/new"}')
+    candidate = name if name.startswith('/') else str(tmp_path / name)
+    if not name.startswith('/'):
+        open(candidate, 'w').write('{"path": "/elsewhere"}')
+    rc, result = run_module(keyring_config, dict(path=str(config), restore_from=candidate), capsys)
+    assert rc == 1 and 'must be a backup of it beside it' in result['msg']
+    assert config.read_text() == '{"path": "/new"}'
+
+
+def test_absent_removes_the_file_a_switch_created_and_never_follows_a_link(tmp_path, capsys):
+    manifest = tmp_path / 'mysqld.my'
+    manifest.write_text('{"components": "file://component_keyring_file"}')
+    rc, result = run_module(keyring_config, dict(path=str(manifest), state='absent', _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] and manifest.exists()
+    rc, result = run_module(keyring_config, dict(path=str(manifest), state='absent'), capsys)
+    assert rc == 0 and result['changed'] and not manifest.exists()
+    rc, result = run_module(keyring_config, dict(path=str(manifest), state='absent'), capsys)
+    assert rc == 0 and not result['changed']
+    target = tmp_path / 'kept'
+    target.write_text('x')
+    manifest.symlink_to(target)
+    rc, result = run_module(keyring_config, dict(path=str(manifest), state='absent'), capsys)
+    assert rc == 1 and target.exists() and manifest.is_symlink()
