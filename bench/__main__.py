@@ -33,7 +33,7 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, default=3, help='repeats of each library / server measurement (default 3)')
     p.add_argument('--server-repeats', type=int, default=5, help='repeats of each server start-up (default 5)')
     p.add_argument('--ansible-repeats', type=int, default=3, help='repeats of each Ansible module run (default 3)')
-    p.add_argument('--skip', default='', help='comma list of parts to skip: throughput,server,pause,fleet')
+    p.add_argument('--skip', default='', help='comma list of parts to skip: throughput,server,pause,rolepause,fleet')
     p.add_argument('--baseline-rev', help='also time the keystore library of this git revision (before/after)')
     p.add_argument('--out-dir', type=Path, default=harness.REPO / 'docs', help='where benchmarks.md/.png go')
     p.add_argument('--work-dir', type=Path, help='scratch directory (default: a new one under /tmp)')
@@ -94,6 +94,8 @@ def main(argv=None):
         if 'pause' not in skip:
             results['pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats)
             results['switch_pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats, switch=True)
+        if 'rolepause' not in skip:
+            results['role_pause'] = harness.role_pause(work, pause_sizes)
             if args.baseline_rev:
                 results['pause_before'] = harness.pause_window(
                     fleet, work, pause_sizes, args.repeats,

@@ -8,6 +8,7 @@ on a shared machine.
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -554,12 +555,20 @@ def timed_ansible_env(timer_file):
                 ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
 
 
+def children_cpu_seconds():
+    """CPU-seconds (user + system) of every child process this process has waited for: run() waits for
+    ansible-playbook, which waits for its forks and SSH clients, so a delta is that run's controller CPU."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def playbook_run(fleet, forks, workdir, tag, extra_args=()):
     timer_file = workdir / ('playbook-%s.json' % tag)
     env = timed_ansible_env(timer_file)
     if timer_file.exists():
         timer_file.unlink()
     busy_before = machine_busy_seconds()
+    controller_before = children_cpu_seconds()
     started = time.perf_counter()
     res = run([REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
                '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks] + list(extra_args),
@@ -567,6 +576,7 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=()):
               cwd=REPO, timeout=3600)
     wall = time.perf_counter() - started
     cpu = machine_busy_seconds() - busy_before
+    controller_cpu = children_cpu_seconds() - controller_before
     (workdir / ('playbook-%s.log' % tag)).write_text(res.stdout + res.stderr)
     if res.returncode != 0 or not timer_file.exists():
         raise RuntimeError('playbook failed (rc %d): %s %s' % (res.returncode, res.stdout[-2500:], res.stderr[-1500:]))
@@ -576,7 +586,8 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=()):
         raise RuntimeError('playbook failed: %s' % json.dumps(stats))
     changed = sum(s.get('changed', 0) for s in stats.values())
     restarts = sum(1 for r in doc['records'] if r['changed'] and 'restart' in r['task'].lower())
-    return dict(wall_s=wall, cpu_s=cpu, changed=changed, restarts=restarts, module=module_seconds_per_host(doc))
+    return dict(wall_s=wall, cpu_s=cpu, controller_cpu_s=controller_cpu, changed=changed, restarts=restarts,
+                module=module_seconds_per_host(doc))
 
 
 def module_seconds_per_host(doc):
@@ -645,12 +656,19 @@ def _fleet_once(workdir, count, repeats_rerun, attempt):
         reused = playbook_run(fleet, forks, workdir, '%d-rerun-ssh-reuse' % count, extra_args=SSH_REUSE_ARGS)
         ping = ping_seconds(fleet, forks, workdir)
         row = dict(hosts=count, forks=forks, up_s=fleet.up_seconds, first_s=first['wall_s'], first_cpu_s=first['cpu_s'],
-                   cpus=os.cpu_count(),
+                   cpus=os.cpu_count(), first_restarts=first['restarts'],
+                   first_controller_cpu_s_per_host=first['controller_cpu_s'] / count,
+                   rerun_controller_cpu_s_per_host=median([r['controller_cpu_s'] for r in reruns]) / count,
+                   cpu_floor_s=first['cpu_s'] / os.cpu_count(),
                    first_changed=first['changed'], rerun_s=rerun_wall, rerun_changed=reruns[0]['changed'],
                    first_module_s_per_host=first['module'], rerun_restarts=reruns[0]['restarts'],
                    ping_s=ping, rerun_s_per_host=rerun_wall / count, rerun_module_s_per_host=module_s,
                    rerun_ssh_reuse_s=reused['wall_s'], rerun_ssh_reuse_changed=reused['changed'],
                    rerun_ssh_reuse_module_s_per_host=reused['module'])
+        log('fleet %2d host(s): controller CPU per host: migrate %.2f s, re-run %.2f s; migrate wall %.1f s vs CPU '
+            'floor %.1f s; restarts %d' % (count, row['first_controller_cpu_s_per_host'],
+                                           row['rerun_controller_cpu_s_per_host'], row['first_s'], row['cpu_floor_s'],
+                                           row['first_restarts']))
         log('fleet %2d host(s): migrate %.1f s (%d changed), re-run %.1f s (%d changed), re-run time per host: '
             'all tasks %.2f s, keyops modules %.2f s (%d tasks; one ping %.2f s); with SSH reuse: keyops modules %.2f s'
             % (count, row['first_s'], row['first_changed'], row['rerun_s'], row['rerun_changed'],
@@ -659,3 +677,68 @@ def _fleet_once(workdir, count, repeats_rerun, attempt):
     finally:
         if fleet is not None:
             fleet.down()
+
+
+# ------------------------------------------------------------------------------------------------ role pause
+
+def general_log_windows(sock):
+    """Each OFF -> ON interval (seconds) of SET GLOBAL keyring_operations in the server's general log table."""
+    import pymysql
+    conn = pymysql.connect(unix_socket=sock, user='root', autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT UNIX_TIMESTAMP(event_time), CONVERT(argument USING utf8mb4) FROM mysql.general_log "
+                        "WHERE command_type = 'Query' AND CONVERT(argument USING utf8mb4) "
+                        "LIKE 'SET GLOBAL keyring_operations%' ORDER BY event_time")
+            rows = cur.fetchall()
+            cur.execute('SET GLOBAL general_log = OFF')
+    finally:
+        conn.close()
+    windows, off_at = [], None
+    for at, text in rows:
+        if re.search(r'(OFF|0)\s*$', text, re.I):
+            off_at = float(at)
+        elif off_at is not None:
+            windows.append(float(at) - off_at)
+            off_at = None
+    return windows
+
+
+def role_pause(workdir, sizes, hosts=2):
+    """keyops.mysql.migrate (the role's path without restarts) on a fresh fleet whose servers each hold n more keys
+    in their source keystore: every server's keyring OFF -> ON window, from its own general log."""
+    import pymysql
+    rows = {}
+    for n in sizes:
+        fleet = SandboxFleet(hosts, workdir / ('role-pause-%d' % n))
+        try:
+            for host in fleet.hosts():
+                root = Path(host['root'])
+                source = root / 'var/lib/mysql-keyring/component_keyring_file'
+                keys = list(open_keystore('component_keyring_file', str(source)).load()) + synthetic_keys(n)
+                source.unlink()
+                open_keystore('component_keyring_file', str(source)).write(keys)
+                os.chown(source, *host_ids(root))
+                admin = pymysql.connect(unix_socket=str(root / 'run/mysqld/mysqld.sock'), user='root', autocommit=True)
+                with admin.cursor() as cur:
+                    cur.execute('ALTER INSTANCE RELOAD KEYRING')       # the server holds the n keys, as in production
+                    for sql in ("SET GLOBAL log_output = 'TABLE'", 'TRUNCATE mysql.general_log',
+                                'SET GLOBAL general_log = ON'):
+                        cur.execute(sql)
+                admin.close()
+            res = playbook_run(fleet, hosts + 5, workdir, 'role-pause-%d' % n)
+            windows = dict((host['name'], general_log_windows(str(Path(host['root']) / 'run/mysqld/mysqld.sock')))
+                           for host in fleet.hosts())
+            if any(len(w) != 1 for w in windows.values()):
+                raise RuntimeError('expected one OFF window per server, saw %r' % windows)
+            worst = max(w[0] for w in windows.values())
+            rows[n] = dict(keys=n, hosts=hosts, max_pause_s=worst, pauses_s=dict((h, round(w[0], 4))
+                                                                                 for h, w in windows.items()),
+                           restarts=res['restarts'], wall_s=res['wall_s'],
+                           controller_cpu_s_per_host=res['controller_cpu_s'] / hosts)
+            log('role path %6d keys, %d hosts: worst OFF -> ON %.1f ms (general log), %d restarts, controller CPU '
+                '%.2f s per host' % (n, hosts, worst * 1000, res['restarts'], rows[n]['controller_cpu_s_per_host']))
+        finally:
+            fleet.down()
+    return rows
+

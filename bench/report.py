@@ -6,6 +6,7 @@ import subprocess
 
 GOAL_LOAD_RATIO = 2.0        # migration time <= 2x the server's own load time, at 100k keys
 GOAL_PAUSE_S = 0.100         # keyring_operations OFF <= 100 ms at 10k keys
+GOAL_CONTROLLER_CPU_S = 0.5    # issue 16: controller CPU-seconds per host, zero-restart move at 5+ hosts
 GOAL_FLEET_RATIO = 1.5       # 20 hosts <= 1.5x one host
 GOAL_RERUN_MODULE_S = 1.0    # idempotent re-run <= 1 s of module time per host
 
@@ -79,7 +80,19 @@ def goals(results):
     if p10:
         out.append(('pause window at 10k keys ≤ 100 ms', '%s polled, %s by server timers'
                     % (_ms(p10['polled_s']), _ms(p10['server_timer_s'])), p10['polled_s'] <= GOAL_PAUSE_S))
+    role = results.get('role_pause', {})
+    r10 = role.get(10000) or role.get('10000')
+    if r10:
+        out.append(('role path: every server OFF ≤ 100 ms at 10k keys', '%s worst of %d servers (general log), %d '
+                    'restarts' % (_ms(r10['max_pause_s']), r10['hosts'], r10['restarts']),
+                    r10['max_pause_s'] <= GOAL_PAUSE_S))
     fleet = {r['hosts']: r for r in results.get('fleet', []) if 'error' not in r}
+    for count, row in sorted(fleet.items()):
+        if count >= 5 and row.get('first_controller_cpu_s_per_host') is not None:
+            out.append(('controller CPU ≤ %.1f s per host for a migration (%d hosts)' % (GOAL_CONTROLLER_CPU_S, count),
+                        '%s per host (re-run %s)' % (_s(row['first_controller_cpu_s_per_host']),
+                                                     _s(row['rerun_controller_cpu_s_per_host'])),
+                        row['first_controller_cpu_s_per_host'] <= GOAL_CONTROLLER_CPU_S))
     if 1 in fleet and max(fleet) > 1:
         top = max(fleet)
         ratio = fleet[top]['first_s'] / fleet[1]['first_s']
@@ -129,8 +142,16 @@ def ratios_text(results):
         share = row['polled_s'] / GOAL_PAUSE_S
         lines.append('  zero-restart switch %6d keys: paused %s (goal 100 ms: %.2f of it)'
                      % (n, _ms(row['polled_s']), share))
+    for n, row in sorted((int(k), v) for k, v in results.get('role_pause', {}).items()):
+        lines.append('  role path %6d keys: worst server OFF %s (general log; goal 100 ms: %.2f of it), %d restarts'
+                     % (n, _ms(row['max_pause_s']), row['max_pause_s'] / GOAL_PAUSE_S, row['restarts']))
     fleet = {r['hosts']: r for r in results.get('fleet', []) if 'error' not in r}
     for count, row in sorted(fleet.items()):
+        if row.get('first_controller_cpu_s_per_host') is not None:
+            lines.append('  fleet %2d hosts: controller CPU per host: migrate %.2f s, re-run %.2f s (goal <= 0.5 s at 5+ '
+                         'hosts); migrate wall %s vs CPU floor %s (%s)'
+                         % (count, row['first_controller_cpu_s_per_host'], row['rerun_controller_cpu_s_per_host'],
+                            _s(row['first_s']), _s(row['cpu_floor_s']), _r(_ratio(row['first_s'], row['cpu_floor_s']))))
         lines.append('  fleet %2d hosts: migrate %s = %s of one host; re-run %s of one host'
                      % (count, _s(row['first_s']), _r(_ratio(row['first_s'], fleet.get(1, row)['first_s'])),
                         _r(_ratio(row['rerun_s'], fleet.get(1, row)['rerun_s']))))
@@ -236,6 +257,37 @@ def markdown(results):
             L.append('| %d | %s | %s | %s | %s |'
                      % (n, _ms(row['polled_s']), _ms(row['server_timer_s']), _s(row['ansible_wall_s']),
                         ', '.join('%.1f ms' % (x * 1000) for x in row['polled_runs'])))
+        L.append('')
+    if results.get('role_pause'):
+        L.append('## Pause window on the role\'s path (keyops.mysql.migrate, no restart)')
+        L.append('')
+        L.append('Each server holds the n keys in its source keystore and is moved to a new path; its OFF -> ON window '
+                 'is read from its own general log (SET GLOBAL keyring_operations statements).')
+        L.append('')
+        L.append('| keys | hosts | worst server OFF | per server | restarts | playbook wall | controller CPU per host |')
+        L.append('|---:|---:|---:|---|---:|---:|---:|')
+        for n, row in sorted((int(k), v) for k, v in results['role_pause'].items()):
+            L.append('| %d | %d | %s | %s | %d | %s | %s |'
+                     % (n, row['hosts'], _ms(row['max_pause_s']),
+                        ', '.join('%s %.1f ms' % (h, x * 1000) for h, x in sorted(row['pauses_s'].items())),
+                        row['restarts'], _s(row['wall_s']), _s(row['controller_cpu_s_per_host'])))
+        L.append('')
+    if results.get('fleet') and any('first_controller_cpu_s_per_host' in r for r in results['fleet']):
+        L.append('## Controller CPU per host (keyops.mysql.migrate)')
+        L.append('')
+        L.append('CPU-seconds of the ansible-playbook process tree (getrusage RUSAGE_CHILDREN), divided by hosts; the CPU '
+                 'floor is all busy CPU-seconds of the machine during the migration divided by its cores.')
+        L.append('')
+        L.append('| hosts | migrate: controller CPU per host | re-run: controller CPU per host | migrate wall | CPU floor '
+                 '| wall ÷ floor | restarts |')
+        L.append('|---:|---:|---:|---:|---:|---:|---:|')
+        for row in results['fleet']:
+            if 'error' in row or 'first_controller_cpu_s_per_host' not in row:
+                continue
+            L.append('| %d | %s | %s | %s | %s | %s | %d |'
+                     % (row['hosts'], _s(row['first_controller_cpu_s_per_host']),
+                        _s(row['rerun_controller_cpu_s_per_host']), _s(row['first_s']), _s(row['cpu_floor_s']),
+                        _r(_ratio(row['first_s'], row['cpu_floor_s'])), row['first_restarts']))
         L.append('')
     if results.get('fleet'):
         L.append('## Fleet scale (keyops.mysql.migrate)')
