@@ -741,4 +741,3 @@ def role_pause(workdir, sizes, hosts=2):
         finally:
             fleet.down()
     return rows
-

@@ -136,7 +136,8 @@ def test_batches_of_two_switch_without_a_restart_and_pause_one_batch_after_the_o
     for server in fleet_servers:
         server.start_logging()
 
-    res, recap, report = run(fleet, tmp_path, 'batches', extra=dict(keyring_migration_batch_size=2))
+    res, recap, report = run(fleet, tmp_path, 'batches', extra=dict(keyring_migration_batch_size=2),
+                             ANSIBLE_SHOW_CUSTOM_STATS='True')
     assert res.returncode == 0, res.stdout[-6000:]
 
     after = dict((s.host, s.state()) for s in fleet_servers)
@@ -160,6 +161,10 @@ def test_batches_of_two_switch_without_a_restart_and_pause_one_batch_after_the_o
         mysql1=('ok', 1, 'reload', False, True), mysql2=('ok', 1, 'reload', False, True),
         mysql3=('ok', 2, 'reload', False, True), mysql4=('ok', 2, 'reload', False, True))
     assert (tmp_path / 'batches' / ('keyring-migration-%s.json' % report['run_id'])).exists()
+    # The summary AWX keeps as the job's artifacts (set_stats): the last batch's, every host in it.
+    stats = res.stdout[res.stdout.index('CUSTOM STATS'):]
+    assert report['run_id'] in stats and '"result": "success"' in stats
+    assert all('"%s": "ok"' % host in stats for host in HOSTS), stats
 
     for server in fleet_servers:
         server.start_logging()
