@@ -298,8 +298,8 @@ def test_status_shows_configured_and_active_keystores_pauses_and_backups(fleet, 
     shown_task = res.stdout[res.stdout.index('TASK [Show the keyring of each server]'):]
     shown = dict((host, json.loads(body)['msg']) for host, body in
                  re.findall(r'^ok: \[(mysql\d)\] => (\{.*?^\})$', shown_task, re.M | re.S))
-    assert shown['mysql4']['configured'] == [KEYSTORES + 'component_keyring_file.elsewhere']
-    assert shown['mysql4']['uses'] == [KEYSTORES + 'component_keyring_file.fourth']
+    assert shown['mysql4']['configured'] == KEYSTORES + 'component_keyring_file.elsewhere'
+    assert shown['mysql4']['uses'] == KEYSTORES + 'component_keyring_file.fourth'
     assert shown['mysql4']['configuration_matches'] is False
     assert (shown['mysql4']['keyring_operations'], shown['mysql4']['paused_by_keyops']) == ('OFF', None)
     assert shown['mysql1']['configuration_matches'] is True and shown['mysql1']['keyring_operations'] == 'ON'
