@@ -27,6 +27,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pymysql
 import pytest
@@ -340,3 +341,25 @@ def ready_count(server):
     path = path if path.startswith('/') else server.query('SELECT @@GLOBAL.datadir')[0][0] + path.lstrip('./')
     with open(server.root + path, errors='replace') as log:
         return sum(1 for line in log if 'ready for connections' in line and 'port: 3306' in line)
+
+
+def test_strategy_free_is_refused_on_every_host_before_anything_is_read(tmp_path):
+    # No server is needed: the role's first task reads the play and refuses it.
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump(dict(all=dict(hosts=dict((h, dict(ansible_connection='local'))
+                                                                 for h in ('db1', 'db2', 'db3'))))))
+    playbook = tmp_path / 'free.yml'
+    playbook.write_text(yaml.safe_dump([dict(
+        name='A play with strategy free', hosts='all', gather_facts=False, strategy='free',
+        vars=dict(keyring_migration_report_dir=str(tmp_path / 'report'), **move('a', 'b')),
+        roles=[dict(role='keyops.mysql.keyring_migration')])]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections'),
+               ANSIBLE_NOCOLOR='1', ANSIBLE_HOME=str(tmp_path / 'ansible-home'))
+    res = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
+                          str(playbook)], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 2, res.stdout[-4000:]
+    recap = re.findall(r'^(db\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)', res.stdout, re.M)
+    assert sorted(recap) == [('db1', '0', '1'), ('db2', '0', '1'), ('db3', '0', '1')], res.stdout[-4000:]
+    report = json.loads((tmp_path / 'report' / 'keyring-migration-report.json').read_text())
+    assert all('strategy free' in entry['reason'] and 'serial' in entry['reason']
+               for entry in report['hosts'].values()), report
