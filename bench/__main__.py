@@ -37,6 +37,9 @@ def main(argv=None):
     p.add_argument('--baseline-rev', help='also time the keystore library of this git revision (before/after)')
     p.add_argument('--out-dir', type=Path, default=harness.REPO / 'docs', help='where benchmarks.md/.png go')
     p.add_argument('--work-dir', type=Path, help='scratch directory (default: a new one under /tmp)')
+    p.add_argument('--merge-into', type=Path, metavar='JSON',
+                   help='put the parts this run measured into the benchmarks.json of an earlier full run, and write '
+                        'benchmarks.md beside it (for a run with --skip)')
     p.add_argument('--report-only', type=Path, metavar='JSON',
                    help='only rewrite benchmarks.md/.png from a benchmarks.json of an earlier run')
     args = p.parse_args(argv)
@@ -111,12 +114,38 @@ def main(argv=None):
     results['machine']['load_end'] = report.machine_info()['load']
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / 'benchmarks.json').write_text(json.dumps(results, indent=1, default=str) + '\n')
+    if args.merge_into:
+        results = merge(json.loads(args.merge_into.read_text()), results, argv if argv is not None else sys.argv[1:])
+        args.merge_into.write_text(json.dumps(results, indent=1, default=str) + '\n')
+        args.out_dir = args.merge_into.parent
     report.write(results, args.out_dir)
     print(report.ratios_text(results))
     harness.log('bench: done in %.0f s; wrote %s/benchmarks.md, .png, .json' % (results['seconds'], args.out_dir))
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+MEASURED_PARTS = ('throughput', 'ansible_noop_s', 'server_load', 'interleaved', 'pause', 'switch_pause', 'pause_before',
+                  'before_after', 'role_pause', 'fleet')
+
+
+def merge(earlier, later, argv):
+    """The earlier full run's results with the parts the later run measured put in, and a record of it."""
+    parts = [name for name in MEASURED_PARTS if name in later]
+    merged = dict(earlier, **dict((name, later[name]) for name in parts))
+    shown = []
+    for arg in argv:
+        if shown and shown[-1] == '--merge-into':
+            shown[-1:] = []          # the option and its file are not part of what was measured
+        elif not arg.startswith('--merge-into'):
+            shown.append(arg)
+        else:
+            shown.append('--merge-into')
+    merged['remeasured'] = list(earlier.get('remeasured', [])) + [
+        dict(started=later['started'], args=' '.join(a for a in shown if a != '--merge-into'), parts=parts,
+             machine_load=later['machine'].get('load'))]
+    return merged
 
 
 if __name__ == '__main__':

@@ -176,6 +176,11 @@ def markdown(results):
     L.append('')
     L.append('Produced by `bench/run` (%s mode) on %s — do not edit by hand; re-run the harness. The harness is '
              'not part of the test pass/fail.' % (results['mode'], results['started']))
+    for part in results.get('remeasured', []):
+        # A later run of some parts only (bench/__main__.py --merge-into): its figures replace those parts.
+        L.append('')
+        L.append('Re-measured on %s by `bench/run %s`: %s; every ratio in those sections is from that run.'
+                 % (part['started'], part['args'], ', '.join(part['parts'])))
     L.append('')
     L.append('Machine: %d CPUs (%s), Linux %s, Python %s (controller venv), %s. Shared with other work: %s at '
              'the start, %s at the end. Absolute times drift on a shared machine; the ratios are the figures '
