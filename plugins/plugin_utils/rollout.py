@@ -118,7 +118,8 @@ def report(hosts, entries, play_id, facts, batch_failed=0):
         entry = entries.get(host)
         if entry and entry.get('play') == play_id or entry and host not in batch_of_host and host not in run_hosts:
             lines[host] = entry
-        elif host in run_hosts or batch is None or batch_of_host.get(host, 0) <= batch:
+        elif host in run_hosts or (batch is not None and batch_of_host.get(host, 0) <= batch):
+            # this batch's, or an earlier batch's (a shuffled play's batches are unknown: its hosts are pending)
             lines[host] = dict(NOT_REPORTED, batch=batch_of_host.get(host))
         elif stops:
             lines[host] = dict(status='not run', batch=batch_of_host.get(host),
@@ -126,7 +127,8 @@ def report(hosts, entries, play_id, facts, batch_failed=0):
                                % (batch, batch_failed, '' if batch_failed == 1 else 's'))
         else:
             lines[host] = dict(status='pending', batch=batch_of_host.get(host),
-                               reason='in batch %s, after this one' % batch_of_host.get(host))
+                               reason='in batch %s, after this one' % batch_of_host[host] if host in batch_of_host
+                               else 'in a later batch')
     statuses = set(line.get('status') for line in lines.values())
     result = ('failed' if statuses - set(('ok', 'pending')) else 'in progress' if 'pending' in statuses
               else 'success')

@@ -119,6 +119,13 @@ def test_an_earlier_play_line_is_kept_but_not_mistaken_for_this_plays():
     assert out['hosts']['db4']['status'] == 'pending'     # this play's later batch, whatever an earlier play said
 
 
+def test_a_shuffled_plays_other_hosts_are_pending_not_failed():
+    facts = rollout(HOSTS[:4], ['db3', 'db1'], serial=['2'], order='shuffle')
+    out = report(HOSTS[:4], dict(db1=line(), db3=line(), db2=None, db4=None), PLAY, facts, 0)
+    assert [out['hosts'][h]['status'] for h in HOSTS[:4]] == ['ok', 'pending', 'ok', 'pending']
+    assert out['hosts']['db2']['reason'] == 'in a later batch' and out['result'] == 'in progress'
+
+
 def test_a_host_of_this_batch_without_a_line_failed_before_it_could_report():
     facts = rollout(HOSTS[:2], ['db1'])
     out = report(HOSTS[:2], dict(db1=line(), db2=None), PLAY, facts, 1)
