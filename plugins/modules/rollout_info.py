@@ -15,7 +15,7 @@ short_description: How the play rolls out - its batches, the current one, what s
 version_added: 0.4.0
 description:
   - Reads the play the task runs in, on the controller, and contacts no host. The role
-    C(keyops.mysql.keyring_migration) runs it first, once per batch, to know which hosts its fleet checks and
+    C(keyops.mysql.keyring_migration) runs it first in every batch, to know which hosts its fleet checks and
     report answer for.
   - Fails, with one line saying what to do, under a strategy that lets hosts run ahead of each other (C(free),
     C(host_pinned)).
