@@ -38,15 +38,10 @@ author:
 '''
 
 EXAMPLES = r'''
+# rollout.batch of rollout.batches, and rollout.run_hosts: the hosts of this batch (every host, unbatched).
 - name: Read this play's batches
   keyops.mysql.rollout_info:
-  run_once: true
   register: rollout
-
-- name: Check only this batch's hosts
-  ansible.builtin.debug:
-    msg: "batch {{ rollout.batch }} of {{ rollout.batches }}: {{ rollout.run_hosts | join(', ') }}"
-  run_once: true
 '''
 
 RETURN = r'''

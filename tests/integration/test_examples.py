@@ -112,6 +112,26 @@ SCENARIOS = {
                    "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}"
                    % COMPONENT_KEYSTORE,
                    "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}]),
+    ('keyring_config', 'Put the component configuration back as it was before a switch'): dict(
+        host='mysql1',
+        setup=[{'name': 'A configuration a switch rewrote (nothing reloads it before the example)',
+                'ansible.builtin.copy': {'dest': COMPONENT_CONFIG, 'owner': 'mysql', 'group': 'mysql', 'mode': '0640',
+                                         'content': '{"path": "/var/lib/mysql-keyring/new", "read_only": false}\n'}},
+               {'name': 'The backup the switch made of it first',
+                'ansible.builtin.copy': {'dest': COMPONENT_CONFIG + '.4121.2026-12-02@05:06:46~', 'owner': 'mysql',
+                                         'group': 'mysql', 'mode': '0640',
+                                         'content': '{"path": "%s", "read_only": false}\n' % COMPONENT_KEYSTORE}}],
+        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': COMPONENT_CONFIG}, 'register': 'config'},
+               {'name': 'It is the backup again, still mysql:mysql 0640', 'ansible.builtin.stat': {
+                   'path': COMPONENT_CONFIG}, 'register': 'config_stat'},
+               {'name': 'Checked', 'ansible.builtin.assert': {'that': [
+                   'example is changed',
+                   "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}"
+                   % COMPONENT_KEYSTORE,
+                   "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}],
+        cleanup=[{'name': 'Remove the backup',
+                  'ansible.builtin.file': {'path': COMPONENT_CONFIG + '.4121.2026-12-02@05:06:46~',
+                                           'state': 'absent'}}]),
     ('keyring_config', 'Make the manifest load the component'): dict(
         host='mysql1',
         check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': '/var/lib/mysql/mysqld.my'},
@@ -214,6 +234,11 @@ SCENARIOS = {
         cleanup=[_resume_server(),
                  {'name': 'Remove the encrypted keystore', 'ansible.builtin.file': {
                      'path': ENCRYPTED_KEYSTORE, 'state': 'absent'}}]),
+    ('rollout_info', "Read this play's batches"): dict(
+        host='mysql1',
+        check=[{'name': 'One batch of one host, under the default strategy', 'ansible.builtin.assert': {'that': [
+            'not example.batched and example.batch == 1 and example.batches == 1',
+            "example.run_hosts == ['mysql1'] and example.strategy == 'linear'"]}}]),
     ('keyring_operations', 'Pause keyring operations for an online key migration'): dict(
         host='mysql1',
         check=[_operations_is(0),
