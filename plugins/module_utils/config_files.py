@@ -75,6 +75,21 @@ def option_name(text):
     return name.replace('-', '_')
 
 
+def option_values(text, sections, name):
+    """The values `name` has in the given sections of an option file, in file order (any spelling: loose-, dashes),
+    each as written after the `=`."""
+    values, current = [], None
+    for line in (text or '').splitlines():
+        match = SECTION_LINE.match(line)
+        if match:
+            current = match.group(1).strip()
+        elif current in sections:
+            match = OPTION_LINE.match(line)
+            if match and option_name(match.group(2)) == option_name(name):
+                values.append(match.group(4).strip())
+    return values
+
+
 def set_option(text, section, name, value):
     """`text` with option `name` set to `value` in [section] only: an existing line (any spelling: loose-, dashes)
     keeps its spelling and gets the value; otherwise the line goes right after the section header, and a missing

@@ -16,7 +16,7 @@ import os
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
-    OPTION_LINE, SECTION_LINE, option_name, parse_json_object, read_text)
+    option_values, parse_json_object, read_text)
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import locate
 
 # keep_copy's names: '<name>.<pid>.<YYYY-MM-DD@HH:MM:SS>~' (AnsibleModule.backup_local's).
@@ -25,19 +25,10 @@ SERVER_SECTIONS = ('mysqld', 'server')
 
 
 def option_value(text, name, sections=SERVER_SECTIONS):
-    """The last value the server's sections of an option file give `name` (as MySQL reads: the last one wins)."""
-    wanted = option_name(name)
-    current = None
-    value = None
-    for line in (text or '').splitlines():
-        match = SECTION_LINE.match(line)
-        if match:
-            current = match.group(1).strip()
-            continue
-        match = OPTION_LINE.match(line) if current in sections else None
-        if match and option_name(match.group(2)) == wanted:
-            value = match.group(4).split('#')[0].strip().strip('"\'') or None
-    return value
+    """The last value the server's sections of an option file give `name` (as MySQL reads: the last one wins),
+    without a trailing comment or quotes."""
+    values = option_values(text, sections, name)
+    return (values[-1].split('#')[0].strip().strip('"\'') or None) if values else None
 
 
 def backups_beside(path):

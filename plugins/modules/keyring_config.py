@@ -166,10 +166,8 @@ current:
 import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import (
-    OPTION_LINE,
-    SECTION_LINE,
     SECRET_MEMBER,
-    option_name,
+    option_values,
     parse_json_object,
     read_text,
     redacted,
@@ -181,19 +179,6 @@ from ansible_collections.keyops.mysql.plugins.module_utils.config_status import 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import check_regular, locate
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
-
-
-def option_values(text, section, name):
-    values, current = [], None
-    for line in (text or '').splitlines():
-        match = SECTION_LINE.match(line)
-        if match:
-            current = match.group(1).strip()
-        elif current == section:
-            match = OPTION_LINE.match(line)
-            if match and option_name(match.group(2)) == option_name(name):
-                values.append(match.group(4).strip())
-    return values
 
 
 class ConfigEdit:
@@ -216,7 +201,7 @@ class ConfigEdit:
 
     def option_texts(self, path, before_text):
         p = self.params
-        self.module.result['current'] = option_values(before_text, p['section'], p['option'])
+        self.module.result['current'] = option_values(before_text, (p['section'],), p['option'])
         after_text = set_option(before_text, p['section'], p['option'], p['value'])
         if after_text == before_text:
             return None, None
