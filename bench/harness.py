@@ -429,14 +429,19 @@ class KeyringPoller(threading.Thread):
         self.conn.close()
 
     def off_windows(self):
-        windows, off_at = [], None
-        for t, v in self.changes:
-            if v == 0:
-                off_at = t
-            elif off_at is not None:
-                windows.append(t - off_at)
-                off_at = None
-        return windows
+        return off_windows((t, v == 0) for t, v in self.changes)
+
+
+def off_windows(changes):
+    """Each OFF -> ON interval (seconds) of (time, is_off) changes, in order."""
+    windows, off_at = [], None
+    for t, is_off in changes:
+        if is_off:
+            off_at = t
+        elif off_at is not None:
+            windows.append(t - off_at)
+            off_at = None
+    return windows
 
 
 def pause_window(fleet, workdir, sizes, repeats, collections=None, switch=False):
@@ -694,14 +699,7 @@ def general_log_windows(sock):
             cur.execute('SET GLOBAL general_log = OFF')
     finally:
         conn.close()
-    windows, off_at = [], None
-    for at, text in rows:
-        if re.search(r'(OFF|0)\s*$', text, re.I):
-            off_at = float(at)
-        elif off_at is not None:
-            windows.append(float(at) - off_at)
-            off_at = None
-    return windows
+    return off_windows((float(at), re.search(r'(OFF|0)\s*$', text, re.I) is not None) for at, text in rows)
 
 
 def role_pause(workdir, sizes, hosts=2):
