@@ -76,6 +76,17 @@ COMPONENT_KEYSTORE = '/var/lib/mysql-keyring/component_keyring_file'
 ENCRYPTED_KEYSTORE = '/var/lib/mysql-keyring/component_keyring_encrypted_file'
 COMPONENT_CONFIG = '/var/lib/mysql/component_keyring_file.cnf'
 
+
+def _config_names_component_keystore(what):
+    """Checks that COMPONENT_CONFIG names COMPONENT_KEYSTORE, as the example left it, still mysql:mysql 0640."""
+    return [{'name': 'Read it', 'ansible.builtin.slurp': {'src': COMPONENT_CONFIG}, 'register': 'config'},
+            {'name': what, 'ansible.builtin.stat': {'path': COMPONENT_CONFIG}, 'register': 'config_stat'},
+            {'name': 'Checked', 'ansible.builtin.assert': {'that': [
+                'example is changed',
+                "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}" % COMPONENT_KEYSTORE,
+                "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}]
+
+
 # (module, example name) -> where it runs, what the host needs first, what it must have done, what to undo.
 # plugin1 holds the 8.0 keyring_file plugin vector at /var/lib/mysql-keyring/keyring and no running server
 # (9.7 cannot load the plugin): the offline examples run there. mysql1 runs MySQL 9.7 with
@@ -104,14 +115,7 @@ SCENARIOS = {
         setup=[{'name': 'A configuration naming another keystore (nothing reloads it before the example)',
                 'ansible.builtin.copy': {'dest': COMPONENT_CONFIG, 'owner': 'mysql', 'group': 'mysql', 'mode': '0640',
                                          'content': '{"path": "/var/lib/mysql-keyring/old", "read_only": false}\n'}}],
-        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': COMPONENT_CONFIG}, 'register': 'config'},
-               {'name': 'It names the keystore and stays mysql:mysql 0640', 'ansible.builtin.stat': {
-                   'path': COMPONENT_CONFIG}, 'register': 'config_stat'},
-               {'name': 'Checked', 'ansible.builtin.assert': {'that': [
-                   'example is changed',
-                   "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}"
-                   % COMPONENT_KEYSTORE,
-                   "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}]),
+        check=_config_names_component_keystore('It names the keystore and stays mysql:mysql 0640')),
     ('keyring_config', 'Put the component configuration back as it was before a switch'): dict(
         host='mysql1',
         setup=[{'name': 'A configuration a switch rewrote (nothing reloads it before the example)',
@@ -121,14 +125,7 @@ SCENARIOS = {
                 'ansible.builtin.copy': {'dest': COMPONENT_CONFIG + '.4121.2026-12-02@05:06:46~', 'owner': 'mysql',
                                          'group': 'mysql', 'mode': '0640',
                                          'content': '{"path": "%s", "read_only": false}\n' % COMPONENT_KEYSTORE}}],
-        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': COMPONENT_CONFIG}, 'register': 'config'},
-               {'name': 'It is the backup again, still mysql:mysql 0640', 'ansible.builtin.stat': {
-                   'path': COMPONENT_CONFIG}, 'register': 'config_stat'},
-               {'name': 'Checked', 'ansible.builtin.assert': {'that': [
-                   'example is changed',
-                   "(config.content | b64decode | from_json) == {'path': '%s', 'read_only': false}"
-                   % COMPONENT_KEYSTORE,
-                   "config_stat.stat.pw_name == 'mysql' and config_stat.stat.mode == '0640'"]}}],
+        check=_config_names_component_keystore('It is the backup again, still mysql:mysql 0640'),
         cleanup=[{'name': 'Remove the backup',
                   'ansible.builtin.file': {'path': COMPONENT_CONFIG + '.4121.2026-12-02@05:06:46~',
                                            'state': 'absent'}}]),
