@@ -236,6 +236,16 @@ SCENARIOS = {
         check=[{'name': 'One batch of one host, under the default strategy', 'ansible.builtin.assert': {'that': [
             'not example.batched and example.batch == 1 and example.batches == 1',
             "example.run_hosts == ['mysql1'] and example.strategy == 'linear'"]}}]),
+    ('migration_report', "Write the run's report"): dict(
+        host='mysql1',
+        check=[{'name': 'The report is on the controller, with a line for the host', 'ansible.builtin.assert': {'that': [
+            "example.written and example.run_id == 'change-4711'",
+            "example.report == '/var/tmp/keyring-reports/keyring-migration-change-4711.json'",
+            "(lookup('ansible.builtin.file', example.report) | from_json).hosts.mysql1.verification == 'not run'",
+            "lookup('ansible.builtin.file', '/var/tmp/keyring-reports/keyring-migration-report.md')"
+            " is search('# Keyring migration report')"]}}],
+        cleanup=[{'name': 'Remove the reports', 'ansible.builtin.file': {
+            'path': '/var/tmp/keyring-reports', 'state': 'absent'}, 'delegate_to': 'localhost'}]),
     ('keyring_operations', 'Pause keyring operations for an online key migration'): dict(
         host='mysql1',
         check=[_operations_is(0),

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The keyring migration role's report: each host's line from what the role recorded on that host, and the run's
+report across the batches and plays that wrote one.
+
+Pure functions, so unit tests reach every field. The migration_report action plugin hands them each host's role
+facts (the ``_keyring_migration_*`` variables without that prefix) and writes the result; it used to be Jinja in
+the role, evaluated once per host and re-evaluated at every reference, which cost more controller CPU than the
+migration itself.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import report
+
+FACT_PREFIX = '_keyring_migration_'
+
+# The role facts a host's line is made of (without FACT_PREFIX): its state before and after (the preflight's report,
+# the verification's), the copy's results (registered by the online and the restarting way), its plan, and what
+# failed.
+HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'copy', 'plan', 'check', 'action', 'how', 'paused', 'resume',
+              'restarted', 'restart_reason', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase',
+              'problems')
+
+_SECRET_KEYS = ('password',)
+
+
+def _result(value):
+    """A registered result as a dict; a skipped task's, or none, as {}."""
+    return value if isinstance(value, dict) and not value.get('skipped') else {}
+
+
+def host_line(facts, batch, play, check_mode):
+    """One host's report line from its role ``facts`` (HOST_FACTS, any of them missing), the ``batch`` it ran in and
+    the ``play`` writing it. In check mode nothing was paused, restarted or verified: the line is the plan."""
+    before = facts.get('before') or {}
+    after = facts.get('after') or {}
+    if after.get('skipped'):   # the verification found nothing changed anywhere, and took the preflight's report
+        after = facts.get('info') or {}
+    copy = _result(facts.get('online_copy')) or _result(facts.get('copy'))
+    plan = facts.get('plan') or {}
+    check = facts.get('check') or {}
+    resume = _result(facts.get('resume'))
+    failure = facts.get('failure') or ''
+    failed_phase = facts.get('failed_phase') or ''
+    action = facts.get('action') or 'none'
+    how = facts.get('how') or ''
+    problems = facts.get('problems') or []
+    paused_for_restart = bool(facts.get('paused'))
+    restarted = bool(facts.get('restarted')) and not check_mode
+    conflicts = copy.get('conflicts') or check.get('conflicts') or []
+    before_files = ', '.join(before.get('data_files') or [])
+    after_files = ', '.join(after.get('active_keystores') or [])
+
+    if 'keyring_operations' in after:
+        operations = after['keyring_operations']
+    elif 'current' in resume:
+        operations = resume['current']
+    else:
+        operations = before.get('keyring_operations')
+
+    if check_mode:
+        resumed = False
+    elif paused_for_restart:
+        resumed = bool(resume.get('current'))
+    elif copy.get('paused'):
+        resumed = bool((copy.get('keyring_operations') or {}).get('after'))
+    else:
+        resumed = False
+
+    if action == 'none' and not plan.get('migrated_count'):
+        expected_pause = 'none'
+    elif how == 'restart':
+        expected_pause = 'until the restart ends'
+    else:
+        expected_pause = 'milliseconds: its own copy' + (
+            ', and the rewrite of its component configuration' if action == 'switch' else '')
+
+    if check_mode:
+        verification = 'check mode: not verified'
+    elif failed_phase == 'verify':
+        verification = 'failed'
+    elif not failure and 'keys' in after:
+        verification = 'passed'
+    else:
+        verification = 'not run'
+
+    return dict(
+        keystore_before=before_files,
+        keystore_after=after_files or before_files,
+        copied=copy.get('migrated_count', 0),
+        already_present=(copy.get('already_present_count', 0) if 'migrated_count' in copy
+                         else plan.get('already_present_count', 0)),
+        restarted=restarted,
+        keyring_operations=operations,
+        # "not run": stopped at preflight only because other hosts had problems.
+        status=('ok' if not failure else 'not run' if failed_phase == 'stopped' and not problems else 'failed'),
+        reason=failure,
+        action=action,
+        conflicts=max(copy.get('conflict_count') or 0, check.get('conflict_count') or 0, len(conflicts)),
+        conflicting_keys=[c.get('key_id') for c in conflicts],
+        paused=(paused_for_restart or bool(copy.get('paused'))) and not check_mode,
+        resumed=resumed,
+        resumed_interrupted_run=bool(facts.get('resumed_interrupted_run')) and not check_mode,
+        restart_reason=('' if not restarted else 'switched to the destination' if action == 'switch'
+                        else facts.get('restart_reason') or ''),
+        keys_listed_before=len(before.get('key_ids') or []),
+        keys_listed_after=len(after.get('keys') or []) if 'keys' in after else None,
+        verify_queries=len(after.get('verify_queries') or []),
+        verification=verification,
+        problems=problems,
+        # online, reload or restart; whether the server reloaded its keyring (no restart) and was switched that way.
+        how=how,
+        reloaded=bool(copy.get('keyring_reloaded')) and not check_mode,
+        switched_without_restart=bool(copy.get('switched')) and not check_mode,
+        batch=batch,
+        play=play,
+        expected_pause=expected_pause,
+        # Put back on its previous configuration and keystore after it did not come back from a switch: by
+        # keyring_migrate on the way without a restart, by the role's restart.yml on the restarting procedure.
+        rolled_back=bool(facts.get('rolled_back')) or bool(copy.get('switch_rolled_back')),
+        rollback=('keyops.mysql.rollback: back to the source, with the keys the destination gained'
+                  if action == 'switch' else 'nothing to undo: the server keeps its keystore'),
+    )
+
+
+def without_secrets(keystore):
+    """A keystore spec as the report shows it: every field but its password."""
+    return dict((k, v) for k, v in (keystore or {}).items() if k not in _SECRET_KEYS)
+
+
+def run_report(previous, host_facts, play_hosts_all, rollout, check_mode, run_id, settings, generated_at):
+    """The run's report after this batch.
+
+    ``previous``: the report this run wrote before (an earlier batch or play), or None; its host lines stay, except
+    the ``pending``/``not run`` ones, which this batch decides again. ``host_facts``: host -> its role facts, for each
+    host of this batch that is still in the play (one missing from it was unreachable, or failed before it could
+    report). ``play_hosts_all``: every host of the play. ``rollout``: rollout_info's result for this batch.
+    ``settings``: the run's source, destination, use_after, pause_hosts and rollback.
+    """
+    previous = previous or {}
+    earlier = dict((host, line) for host, line in (previous.get('hosts') or {}).items() if line.get('play'))
+    hosts = list((previous.get('hosts') or {}).keys())
+    hosts += [host for host in play_hosts_all if host not in hosts]
+    batch_of_host = rollout.get('batch_of_host') or {}
+    run_hosts = list(rollout.get('run_hosts') or [])
+    entries = dict(earlier)
+    for host in run_hosts:
+        entries.pop(host, None)
+        if host in host_facts:
+            entries[host] = host_line(host_facts[host], batch_of_host.get(host), rollout.get('play', ''), check_mode)
+    batch_failed = sum(1 for host in run_hosts if (entries.get(host) or {}).get('status') != 'ok')
+    lines = report(hosts, entries, rollout.get('play', ''), rollout, batch_failed)
+    return dict(
+        result=lines['result'],
+        run_id=run_id,
+        generated_at=generated_at,
+        check_mode=check_mode,
+        batch=lines['batch'],
+        batches=lines['batches'],
+        stopped_after_batch=lines['stopped_after_batch'],
+        pause_hosts=list(settings.get('pause_hosts') or []),
+        source=without_secrets(settings.get('source')),
+        destination=without_secrets(settings.get('destination')),
+        use_after=settings.get('use_after'),
+        # A rollback copies from the migration's destination into its source: `source` and `destination` above are
+        # the rollback's.
+        rollback=bool(settings.get('rollback')),
+        hosts=lines['hosts'],
+    )
+
+
+def stats(report_doc, report_file):
+    """The run's summary for set_stats (job artifacts in AWX / Automation Platform): no secrets, no keys."""
+    return dict(run_id=report_doc['run_id'], result=report_doc['result'], report=report_file,
+                stopped_after_batch=report_doc['stopped_after_batch'],
+                hosts=dict((host, line.get('status')) for host, line in report_doc['hosts'].items()))

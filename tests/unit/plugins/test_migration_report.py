@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's report: each host's line from what the role recorded on it, and the run's report across batches."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import host_line, run_report, stats
+from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import rollout as play_rollout
+
+PLAY = 'play-2'
+
+
+def rollout(*args, **kwargs):
+    """rollout_info's result: the batches, and the play's id."""
+    return dict(play_rollout(*args, **kwargs), play=PLAY)
+
+
+OLD = '/var/lib/mysql-keyring/component_keyring_file'
+NEW = OLD + '.migrated'
+SETTINGS = dict(source=dict(type='component_keyring_file', path=OLD, password='s3cret'),
+                destination=dict(type='component_keyring_encrypted_file', path=NEW, password='t0psecret'),
+                use_after='destination', pause_hosts=['db1'], rollback=False)
+
+
+def switched_online(**extra):
+    """What the role records on a host switched without a restart, 3 keys copied, verified."""
+    facts = dict(
+        before=dict(data_files=[OLD], key_ids=['k1', 'k2', 'k3'], keyring_operations=True),
+        info=dict(active_keystores=[OLD], keys=[{'key_id': 'k%d' % i} for i in (1, 2, 3)], keyring_operations=True),
+        online_copy=dict(changed=True, migrated_count=3, already_present_count=0, paused=True, switched=True,
+                         keyring_reloaded=True, keyring_operations=dict(before=True, during=False, after=True)),
+        copy=dict(skipped=True), plan=dict(migrated_count=3), action='switch', how='reload', failure='',
+        after=dict(active_keystores=[NEW], keys=[{'key_id': 'k%d' % i} for i in (1, 2, 3)],
+                   keyring_operations=True, verify_queries=[{}, {}]))
+    facts.update(extra)
+    return facts
+
+
+def test_a_host_switched_without_a_restart():
+    line = host_line(switched_online(), 1, PLAY, False)
+    assert line['status'] == 'ok' and line['verification'] == 'passed'
+    assert (line['keystore_before'], line['keystore_after']) == (OLD, NEW)
+    assert (line['copied'], line['already_present'], line['keys_listed_before'], line['keys_listed_after']) == (3, 0, 3, 3)
+    assert line['paused'] and line['resumed'] and line['reloaded'] and line['switched_without_restart']
+    assert not line['restarted'] and line['restart_reason'] == ''
+    assert line['expected_pause'] == 'milliseconds: its own copy, and the rewrite of its component configuration'
+    assert line['rollback'].startswith('keyops.mysql.rollback') and line['verify_queries'] == 2
+    assert (line['batch'], line['play']) == (1, PLAY)
+
+
+def test_check_mode_is_a_plan_nothing_paused_or_verified():
+    line = host_line(switched_online(online_copy=dict(changed=True, migrated_count=3, paused=True, switched=True)),
+                     1, PLAY, True)
+    assert line['verification'] == 'check mode: not verified'
+    assert not (line['paused'] or line['resumed'] or line['reloaded'] or line['switched_without_restart'])
+    assert line['copied'] == 3
+
+
+def test_a_re_run_with_nothing_to_do_reports_the_preflights_reading():
+    facts = switched_online(online_copy=dict(skipped=True), action='none', how='online', plan=dict(migrated_count=0),
+                            after=dict(skipped=True, changed=False))
+    line = host_line(facts, 1, PLAY, False)
+    assert line['verification'] == 'passed' and line['keys_listed_after'] == 3
+    assert line['expected_pause'] == 'none' and not line['paused'] and line['copied'] == 0
+    assert line['keystore_after'] == OLD
+
+
+def test_the_restarting_procedure_and_its_put_back():
+    facts = switched_online(online_copy=dict(skipped=True), how='restart', paused=True, restarted=True,
+                            rolled_back=True, resume=dict(current=True), failure='did not come back',
+                            failed_phase='migrate', after=None,
+                            copy=dict(changed=True, migrated_count=3, already_present_count=1))
+    line = host_line(facts, 2, PLAY, False)
+    assert line['status'] == 'failed' and line['reason'] == 'did not come back'
+    assert line['restarted'] and line['restart_reason'] == 'switched to the destination'
+    assert line['paused'] and line['resumed'] and line['rolled_back']
+    assert line['expected_pause'] == 'until the restart ends' and line['verification'] == 'not run'
+    assert line['keys_listed_after'] is None and line['keystore_after'] == OLD
+    assert (line['copied'], line['already_present']) == (3, 1)
+
+
+def test_a_host_stopped_only_because_another_was_not_ready_is_not_run():
+    assert host_line(dict(failure='stopped before any change', failed_phase='stopped'), 1, PLAY, False)[
+        'status'] == 'not run'
+    mine = host_line(dict(failure='no keystore', failed_phase='stopped', problems=[{'code': 'x'}]), 1, PLAY, False)
+    assert mine['status'] == 'failed'
+
+
+def test_conflicts_come_from_the_copy_or_the_plan():
+    line = host_line(dict(check=dict(conflict_count=1, conflicts=[{'key_id': 'k9'}]), failure='conflict'),
+                     1, PLAY, False)
+    assert line['conflicts'] == 1 and line['conflicting_keys'] == ['k9']
+
+
+def test_the_run_report_keeps_earlier_batches_and_leaves_later_ones_pending():
+    hosts = ['db1', 'db2', 'db3', 'db4']
+    first = run_report(None, dict(db1=switched_online(), db2=switched_online()), hosts,
+                       rollout(hosts, ['db1', 'db2'], serial=['2'], max_fail_percentage=0.0),
+                       False, 'run-1', SETTINGS, 'now')
+    assert first['result'] == 'in progress' and first['batch'] == 1 and first['batches'] == 2
+    assert [first['hosts'][h]['status'] for h in hosts] == ['ok', 'ok', 'pending', 'pending']
+    # Batch 2 reads the report batch 1 wrote (as JSON on disk), and db4 never reported (unreachable).
+    second = run_report(first, dict(db3=switched_online()), hosts,
+                        rollout(hosts, ['db3', 'db4'], serial=['2'], max_fail_percentage=0.0),
+                        False, 'run-1', SETTINGS, 'later')
+    assert [second['hosts'][h]['status'] for h in hosts] == ['ok', 'ok', 'ok', 'failed']
+    assert second['result'] == 'failed' and second['hosts']['db1']['batch'] == 1
+    assert list(second['hosts']) == hosts
+
+
+def test_a_failed_batch_stops_the_rollout_and_says_so():
+    hosts = ['db1', 'db2', 'db3']
+    doc = run_report(None, dict(db1=switched_online(failure='reload rejected', failed_phase='migrate')), hosts,
+                     rollout(hosts, ['db1'], serial=['1'], max_fail_percentage=0.0),
+                     False, 'run-2', SETTINGS, 'now')
+    assert doc['stopped_after_batch'] == 1
+    assert [doc['hosts'][h]['status'] for h in hosts] == ['failed', 'not run', 'not run']
+    summary = stats(doc, '/reports/keyring-migration-run-2.json')
+    assert summary == dict(run_id='run-2', result='failed', report='/reports/keyring-migration-run-2.json',
+                           stopped_after_batch=1, hosts=dict(db1='failed', db2='not run', db3='not run'))
+
+
+def test_no_password_in_the_report():
+    doc = run_report(None, dict(db1=switched_online()), ['db1'], rollout(['db1'], ['db1']), False,
+                     'run-3', SETTINGS, 'now')
+    assert 'password' not in doc['source'] and 'password' not in doc['destination']
+    assert 's3cret' not in repr(doc) and 't0psecret' not in repr(doc)
