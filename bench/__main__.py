@@ -99,6 +99,7 @@ def main(argv=None):
             results['switch_pause'] = harness.pause_window(fleet, work, pause_sizes, args.repeats, switch=True)
         if 'rolepause' not in skip:
             results['role_pause'] = harness.role_pause(work, pause_sizes)
+            results['role_pause_restart'] = harness.role_pause(work, pause_sizes, restart=True)
             if args.baseline_rev:
                 results['pause_before'] = harness.pause_window(
                     fleet, work, pause_sizes, args.repeats,
@@ -127,7 +128,7 @@ def main(argv=None):
 
 
 MEASURED_PARTS = ('throughput', 'ansible_noop_s', 'server_load', 'interleaved', 'pause', 'switch_pause', 'pause_before',
-                  'before_after', 'role_pause', 'fleet')
+                  'before_after', 'role_pause', 'role_pause_restart', 'fleet')
 
 
 def merge(earlier, later, argv):

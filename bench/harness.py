@@ -608,8 +608,10 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=(), ssh_reuse=True):
     busy_before = machine_busy_seconds()
     controller_before = children_cpu_seconds()
     started = time.perf_counter()
+    report_dir = workdir / ('report-%s' % tag)
     res = run([REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
-               '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks]
+               '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks,
+               '-e', 'keyring_migration_report_dir=%s' % report_dir]
               + (SSH_REUSE_ARGS if ssh_reuse else []) + list(extra_args),
               env=env, check=False,
               cwd=REPO, timeout=3600)
@@ -625,7 +627,9 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=(), ssh_reuse=True):
     if any(s.get('failures') or s.get('unreachable') for s in stats.values()):
         raise RuntimeError('playbook failed: %s' % json.dumps(stats))
     changed = sum(s.get('changed', 0) for s in stats.values())
-    restarts = sum(1 for r in doc['records'] if r['changed'] and 'restart' in r['task'].lower())
+    # Servers the role restarted, as its report says (the restarting procedure's stop and start).
+    report = json.loads((report_dir / 'keyring-migration-report.json').read_text())
+    restarts = sum(1 for line in report['hosts'].values() if line.get('restarted'))
     return dict(wall_s=wall, cpu_s=cpu, controller_cpu_s=controller_cpu, changed=changed, restarts=restarts,
                 module=module_seconds_per_host(doc))
 
@@ -739,13 +743,16 @@ def general_log_windows(sock):
     return off_windows((float(at), re.search(r'(OFF|0)\s*$', text, re.I) is not None) for at, text in rows)
 
 
-def role_pause(workdir, sizes, hosts=2):
-    """keyops.mysql.migrate (the role's path without restarts) on a fresh fleet whose servers each hold n more keys
-    in their source keystore: every server's keyring OFF -> ON window, from its own general log."""
+def role_pause(workdir, sizes, hosts=2, restart=False):
+    """keyops.mysql.migrate on a fresh fleet whose servers each hold n more keys in their source keystore: every
+    server's keyring OFF -> ON window, from its own general log. The role's path without restarts, or (restart) the
+    restarting procedure (restart_policy: always), whose restart is its pause: one OFF window, the copy while the
+    server runs, then a stop and a start (the general log table keeps the rows across the restart)."""
     import pymysql
     rows = {}
+    extra = ['-e', 'keyring_migration_restart_policy=always'] if restart else []
     for n in sizes:
-        fleet = SandboxFleet(hosts, workdir / ('role-pause-%d' % n))
+        fleet = SandboxFleet(hosts, workdir / ('role-pause-%s%d' % ('restart-' if restart else '', n)))
         try:
             for host in fleet.hosts():
                 root = Path(host['root'])
@@ -761,7 +768,8 @@ def role_pause(workdir, sizes, hosts=2):
                                 'SET GLOBAL general_log = ON'):
                         cur.execute(sql)
                 admin.close()
-            res = playbook_run(fleet, hosts + 5, workdir, 'role-pause-%d' % n)
+            res = playbook_run(fleet, hosts + 5, workdir, 'role-pause-%s%d' % ('restart-' if restart else '', n),
+                               extra_args=extra)
             windows = dict((host['name'], general_log_windows(str(Path(host['root']) / 'run/mysqld/mysqld.sock')))
                            for host in fleet.hosts())
             if any(len(w) != 1 for w in windows.values()):
@@ -771,8 +779,9 @@ def role_pause(workdir, sizes, hosts=2):
                                                                                  for h, w in windows.items()),
                            restarts=res['restarts'], wall_s=res['wall_s'],
                            controller_cpu_s_per_host=res['controller_cpu_s'] / hosts)
-            log('role path %6d keys, %d hosts: worst OFF -> ON %.1f ms (general log), %d restarts, controller CPU '
-                '%.2f s per host' % (n, hosts, worst * 1000, res['restarts'], rows[n]['controller_cpu_s_per_host']))
+            log('role path%s %6d keys, %d hosts: worst OFF -> ON %.1f ms (general log), %d restarts, controller CPU '
+                '%.2f s per host' % (' (restarting)' if restart else '', n, hosts, worst * 1000, res['restarts'],
+                                     rows[n]['controller_cpu_s_per_host']))
         finally:
             fleet.down()
     return rows

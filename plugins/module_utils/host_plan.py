@@ -31,7 +31,8 @@ ACTION_RESTART = 'restart'      # the server already uses the destination: resta
 
 # How the role does it: `online` copies with the server paused for milliseconds (keyring_migrate online); `reload`
 # does that, switches the component's configuration if it switches, and has the server reload its keyring, with no
-# restart (MySQL 8.0.24+ components); `restart` pauses the server for the copy and restarts it on the destination.
+# restart (MySQL 8.0.24+ components); `restart` copies while the server runs (paused for milliseconds), stops it,
+# copies what the source gained since, switches it and starts it: the restart is the pause.
 HOW_ONLINE = 'online'
 HOW_RELOAD = 'reload'
 HOW_RESTART = 'restart'
@@ -49,7 +50,7 @@ MISSING_PRIVILEGES = 'missing_privileges'
 SEVERAL_KEYRINGS = 'several_keyrings'
 USES_NEITHER = 'uses_neither_keystore'
 SWITCH_BACK = 'switch_back_unsupported'
-NOT_PAUSED = 'not_in_pause_hosts'
+NO_STOP_START = 'cannot_stop_and_start'
 NO_COMPONENT_CONFIG = 'component_config_missing'
 NO_OPTION_FILE = 'option_file_missing'
 PLUGIN_REMOVED = 'keyring_file_plugin_removed'
@@ -60,7 +61,7 @@ CONFIG_DEFERS = 'component_config_defers'
 MANIFEST_DEFERS = 'component_manifest_defers'
 
 PROBLEM_CODES = (PATH_NOT_ABSOLUTE, SAME_KEYSTORE, NO_KEYRING_OPERATIONS, PAUSED_BY_SOMEONE_ELSE, MISSING_PRIVILEGES,
-                 SEVERAL_KEYRINGS, USES_NEITHER, SWITCH_BACK, NOT_PAUSED, NO_COMPONENT_CONFIG, NO_OPTION_FILE,
+                 SEVERAL_KEYRINGS, USES_NEITHER, SWITCH_BACK, NO_STOP_START, NO_COMPONENT_CONFIG, NO_OPTION_FILE,
                  PLUGIN_REMOVED, COMPONENTS_MISSING, COPY_REFUSED, SWITCH_FILE_UNREADABLE, CONFIG_DEFERS,
                  MANIFEST_DEFERS)
 
@@ -167,10 +168,11 @@ def usage_problems(uses, action, how, server, settings):
     elif uses == USES_DESTINATION and settings['use_after'] == USES_SOURCE:
         found.append(problem(SWITCH_BACK, 'the server uses the destination keystore; use_after: source would need a '
                              'switch back, which the role does not do'))
-    if how == HOW_RESTART and not settings.get('paused', True):
-        found.append(problem(NOT_PAUSED, 'the server would be %s the destination but is not in '
-                             'keyring_migration_pause_hosts, so a key it created during the copy would be missing '
-                             'there: add it to keyring_migration_pause_hosts'
+    if how == HOW_RESTART and not settings.get('can_stop_and_start', True):
+        found.append(problem(NO_STOP_START, 'the server must be restarted to be %s the destination, and the role '
+                             'restarts it by stopping it, copying the keys its source gained meanwhile, and starting '
+                             'it: a restart command alone cannot do that; set keyring_migration_stop_command and '
+                             'keyring_migration_start_command (or neither, to use the service)'
                              % ('switched to' if action == ACTION_SWITCH else 'restarted on')))
     return found
 
@@ -229,8 +231,8 @@ def plan_host(server, migration, settings, read_members):
     server: keyring_info's report of the server (keyring_operations, paused_by_keyops, can_set_keyring_operations,
     active_keyrings, active_keystores, server_version) and keystore_in_use. migration: keyring_migrate's check-mode
     result (failed and msg when it would fail). settings: source and destination ({type, path, password}), use_after,
-    paused (the host is in the role's pause hosts), component_config, component_manifest, option_file,
-    check_privileges."""
+    can_stop_and_start (the role can stop and start the server on their own), component_config, component_manifest,
+    option_file, check_privileges."""
     problems = setting_problems(settings) + server_problems(server, settings)
     uses = server.get('keystore_in_use') or USES_OTHER
     refused = bool(migration.get('failed'))

@@ -169,10 +169,11 @@ options:
         type: str
         choices: [destination, source]
         default: destination
-      paused:
+      can_stop_and_start:
         description:
-          - Whether the role pauses this server for the copy. A server to be switched or restarted that is not
-            paused is a problem, since a key it created during the copy would be missing from the destination.
+          - Whether the role can stop and start this server on their own. A server that must be restarted is
+            stopped, given the keys its source gained since the copy, and started; without a way to stop and start it
+            (only a restart command), that is a problem.
         type: bool
         default: true
       component_config:
@@ -493,7 +494,7 @@ MIGRATION_PLAN_OPTIONS = dict((name, spec) for name, spec in copy.deepcopy(MIGRA
 # O(plan): what the role decides with, besides the two keystores.
 PLAN_OPTIONS = dict(
     use_after=dict(type='str', default='destination', choices=['destination', 'source']),
-    paused=dict(type='bool', default=True),
+    can_stop_and_start=dict(type='bool', default=True),
     component_config=dict(type='path'),
     component_manifest=dict(type='path'),
     option_file=dict(type='path'),

@@ -20,11 +20,10 @@ from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import report
 FACT_PREFIX = '_keyring_migration_'
 
 # The role facts a host's line is made of (without FACT_PREFIX): its state before and after (the preflight's report,
-# the verification's), the copy's results (registered by the online and the restarting way), its plan, and what
-# failed.
-HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'copy', 'plan', 'check', 'action', 'how', 'paused', 'resume',
-              'restarted', 'restart_reason', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase',
-              'problems')
+# the verification's), the copies' results (the online way's; the restarting procedure's copy while the server ran,
+# bulk_copy, and while it was stopped, copy), its plan, and what failed.
+HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'bulk_copy', 'copy', 'plan', 'check', 'action', 'how',
+              'restarted', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase', 'problems')
 
 _SECRET_KEYS = ('password',)
 
@@ -42,40 +41,41 @@ def host_line(facts, batch, play, check_mode):
     if after.get('skipped'):   # the verification found nothing changed anywhere, and took the preflight's report
         after = facts.get('info') or {}
     copy = _result(facts.get('online_copy')) or _result(facts.get('copy'))
+    # The restarting procedure's copy while the server ran (paused for milliseconds), before the one while it was down.
+    bulk = _result(facts.get('bulk_copy'))
     plan = facts.get('plan') or {}
     check = facts.get('check') or {}
-    resume = _result(facts.get('resume'))
     failure = facts.get('failure') or ''
     failed_phase = facts.get('failed_phase') or ''
     action = facts.get('action') or 'none'
     how = facts.get('how') or ''
     problems = facts.get('problems') or []
-    paused_for_restart = bool(facts.get('paused'))
     restarted = bool(facts.get('restarted')) and not check_mode
-    conflicts = copy.get('conflicts') or check.get('conflicts') or []
+    conflicts = copy.get('conflicts') or bulk.get('conflicts') or check.get('conflicts') or []
     before_files = ', '.join(before.get('data_files') or [])
     after_files = ', '.join(after.get('active_keystores') or [])
+    paused = bool(copy.get('paused') or bulk.get('paused')) and not check_mode
+    # In check mode both copies of the restarting procedure plan the same keys: count them once.
+    copied = (max if check_mode else sum)((copy.get('migrated_count', 0), bulk.get('migrated_count', 0)))
+    if 'migrated_count' in copy and not check_mode:
+        # The copy while the server was down finds the keys the copy ahead wrote already present.
+        already_present = max(copy.get('already_present_count', 0) - bulk.get('migrated_count', 0), 0)
+    else:
+        already_present = bulk.get('already_present_count', plan.get('already_present_count', 0))
 
     if 'keyring_operations' in after:
         operations = after['keyring_operations']
-    elif 'current' in resume:
-        operations = resume['current']
     else:
         operations = before.get('keyring_operations')
 
-    if check_mode:
-        resumed = False
-    elif paused_for_restart:
-        resumed = bool(resume.get('current'))
-    elif copy.get('paused'):
-        resumed = bool((copy.get('keyring_operations') or {}).get('after'))
-    else:
-        resumed = False
+    # ON again after the copy's pause: the module sets it back before it returns.
+    resumed = paused and bool(((copy if copy.get('paused') else bulk).get('keyring_operations') or {}).get('after'))
 
     if action == 'none' and not plan.get('migrated_count'):
         expected_pause = 'none'
     elif how == 'restart':
-        expected_pause = 'until the restart ends'
+        expected_pause = ('milliseconds: its own copy while it runs; then the restart (stop, copy of what the source '
+                          'gained, start)' if action == 'switch' else 'the restart (stop, copy, start)')
     else:
         expected_pause = 'milliseconds: its own copy' + (
             ', and the rewrite of its component configuration' if action == 'switch' else '')
@@ -92,22 +92,22 @@ def host_line(facts, batch, play, check_mode):
     return dict(
         keystore_before=before_files,
         keystore_after=after_files or before_files,
-        copied=copy.get('migrated_count', 0),
-        already_present=(copy.get('already_present_count', 0) if 'migrated_count' in copy
-                         else plan.get('already_present_count', 0)),
+        copied=copied,
+        already_present=already_present,
         restarted=restarted,
         keyring_operations=operations,
         # "not run": stopped at preflight only because other hosts had problems.
         status=('ok' if not failure else 'not run' if failed_phase == 'stopped' and not problems else 'failed'),
         reason=failure,
         action=action,
-        conflicts=max(copy.get('conflict_count') or 0, check.get('conflict_count') or 0, len(conflicts)),
+        conflicts=max(copy.get('conflict_count') or 0, bulk.get('conflict_count') or 0, check.get('conflict_count') or 0,
+                      len(conflicts)),
         conflicting_keys=[c.get('key_id') for c in conflicts],
-        paused=(paused_for_restart or bool(copy.get('paused'))) and not check_mode,
+        paused=paused,
         resumed=resumed,
         resumed_interrupted_run=bool(facts.get('resumed_interrupted_run')) and not check_mode,
         restart_reason=('' if not restarted else 'switched to the destination' if action == 'switch'
-                        else facts.get('restart_reason') or ''),
+                        else 'the server already used the destination, which got new keys'),
         keys_listed_before=len(before.get('key_ids') or []),
         keys_listed_after=len(after.get('keys') or []) if 'keys' in after else None,
         verify_queries=len(after.get('verify_queries') or []),

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: keyops.mysql contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Faults on a real 5-host fleet: processes killed at every point of an online run, a host failing mid-run,
-ansible-playbook killed while servers are paused, a server killed while paused, a login without privileges.
+"""Faults on a real 5-host fleet: processes killed at every point of an online run, a host failing mid-run, a key
+the source gains between the copy and the stop, ansible-playbook killed while servers are paused, a server killed
+while paused, a login without privileges.
 
 Every case ends with: sources byte-identical, each destination either untouched or exactly old + source,
 keyring_operations ON on every server, no pause marker and no temp file left.
@@ -30,9 +31,10 @@ from ..conftest import REPO_ROOT
 pytestmark = pytest.mark.integration
 FAULTS = Path(__file__).parent / 'playbooks' / 'faults'
 MYSQL = ['mysql', '-uroot', '--batch', '--skip-column-names', '-e']
-# The role's tests here are of the restarting procedure (every server paused, copied, switched and restarted while
-# paused, resumed), which the role takes for what a server cannot reload; on the sandbox's 9.7, where every switch
-# could reload, restart_policy: always takes it. The reloading way is in molecule's default scenario.
+# The role's tests here are of the restarting procedure (each server copied while it runs, paused for milliseconds;
+# then stopped, given what its source gained, switched and started: the restart is the pause), which the role takes
+# for what a server cannot reload; on the sandbox's 9.7, where every switch could reload, restart_policy: always
+# takes it. The reloading way is in molecule's default scenario.
 RESTARTING = {'keyring_migration_restart_policy': 'always'}
 
 
@@ -143,14 +145,18 @@ def test_one_host_of_five_fails_mid_run(fleet, tmp_path):
     hosts = fleet.group('mysql')
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
     before = data_file(fleet)
+    # mysql3's copy is killed while it holds its server paused; the other hosts do not wait for it.
     res = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)}),
                tmp_path, args=['-e', '{"fault": "{{ \'before_temp_write\' if inventory_hostname == \'mysql3\' else \'\' }}"}'])
     assert res.returncode != 0
     report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
     assert report['result'] == 'failed' and report['hosts']['mysql3']['status'] == 'failed'
-    # No server was switched; every server is ON; mysql3's destination was never written.
-    assert data_file(fleet) == before
+    assert [h for h in hosts if report['hosts'][h]['status'] == 'ok'] == [h for h in hosts if h != 'mysql3']
+    # mysql3 was never stopped or switched, its destination never written, and the role resumed the pause its
+    # killed copy left; every other server was switched, each on its own.
+    assert data_file(fleet) == dict({h: destination for h in hosts}, mysql3=before['mysql3'])
     assert not host_path(fleet, 'mysql3', destination).exists()
+    assert report['hosts']['mysql3']['restarted'] is False
     assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
     for host in set(hosts) - {'mysql3'}:
         assert keys_of(fleet, host, destination) == keys_of(fleet, host, fleet.hosts[host]['keyring_path'])
@@ -165,58 +171,70 @@ def test_one_host_of_five_fails_mid_run(fleet, tmp_path):
     restore(fleet, tmp_path)
 
 
-def test_a_server_whose_pause_is_lost_after_the_copy_is_not_switched(fleet, tmp_path):
-    # mysql2's copy holds after its rename; meanwhile someone sets keyring_operations ON there and rotates the
-    # master key, which lands in the source only. Switched now, mysql2 would start on a destination without its
-    # master key and could not open its encrypted tables.
-    destination = '/var/lib/mysql-keyring/pause_lost'
-    hosts = fleet.group('mysql')
-    run = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)}),
-               tmp_path, background=True,
-               args=['-e', '{"fault": "{{ \'before_dir_fsync:sleep=8\' if inventory_hostname == \'mysql2\' else \'\' }}"}'])
-    deadline = time.monotonic() + 120
-    while not host_path(fleet, 'mysql2', destination).exists():
-        assert run.poll() is None and time.monotonic() < deadline, 'mysql2 was not copied:\n' + run.stdout.read()[-6000:]
-        time.sleep(0.1)
-    res = fleet.command('mysql2', MYSQL + ['SET GLOBAL keyring_operations = ON; ALTER INSTANCE ROTATE INNODB MASTER KEY'])
-    assert res['mysql2'].get('rc') == 0, res
-    output = run.communicate(timeout=600)[0]
-    assert run.returncode != 0 and 'keyring_operations is ON again on this server' in output, output[-6000:]
-    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
-    assert report['hosts']['mysql2']['status'] == 'failed' and report['hosts']['mysql2']['restarted'] is False
-    source = fleet.hosts['mysql2']['keyring_path']
-    assert data_file(fleet) == dict({h: destination for h in hosts}, mysql2=source)
-    new_keys = set(keys_of(fleet, 'mysql2', source)) - set(keys_of(fleet, 'mysql2', destination))
-    assert len(new_keys) == 1 and next(iter(new_keys)).key_id.startswith('INNODBKey-')
-    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+ROTATE_THEN_STOP = """#!/bin/sh
+# The fault test's stop command on mysql2: a master key rotation lands in the source after the role copied it and
+# before the server stops - the key only the copy made while the server is down can carry.
+mysql -uroot -e 'ALTER INSTANCE ROTATE INNODB MASTER KEY' || exit 1
+exec /usr/local/sbin/mysql-service stop
+"""
 
-    # The re-run copies the new master key and switches mysql2; its encrypted tables read back (the role verifies).
-    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
-    res = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)}),
-               tmp_path)
+
+def test_a_key_the_source_gains_between_the_copy_and_the_stop_is_copied_while_the_server_is_down(fleet, tmp_path):
+    # Without the copy made while it is down, mysql2 would start on a destination without its new master key and
+    # could not open its encrypted tables (the role's verification reads them).
+    destination = '/var/lib/mysql-keyring/gained'
+    hosts = fleet.group('mysql')
+    source = fleet.hosts['mysql2']['keyring_path']
+    script = host_path(fleet, 'mysql2', '/usr/local/sbin/rotate-then-stop')
+    script.write_text(ROTATE_THEN_STOP)
+    script.chmod(0o755)
+    keys_before = set(keys_of(fleet, 'mysql2', source))
+    extra = dict(RESTARTING, fault_destination=destination, keyring_migration_report_dir=str(tmp_path),
+                 keyring_migration_stop_command="{{ '/usr/local/sbin/rotate-then-stop' if inventory_hostname == 'mysql2'"
+                                                " else mysql_service ~ ' stop' }}")
+    sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts if h != 'mysql2'}
+    res = play(fleet, 'role.yml', extra, tmp_path)
     assert res.returncode == 0, res.stdout[-6000:]
-    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    new_keys = set(keys_of(fleet, 'mysql2', source)) - keys_before
+    assert len(new_keys) == 1 and next(iter(new_keys)).key_id.startswith('INNODBKey-')
     assert new_keys <= set(keys_of(fleet, 'mysql2', destination))
-    assert_converged(fleet, destination, sources)
+    report = json.loads((tmp_path / 'keyring-migration-report.json').read_text())
+    line = report['hosts']['mysql2']
+    assert line['status'] == 'ok' and line['restarted'] and line['verification'] == 'passed'
+    assert line['copied'] == len(keys_before) + 1 and line['paused'] and line['resumed']
+    assert data_file(fleet) == dict.fromkeys(hosts, destination)
+    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+    assert_converged(fleet, destination, dict(sources, mysql2=sha(host_path(fleet, 'mysql2', source))))
+    script.unlink()
     restore(fleet, tmp_path)
 
 
 def test_playbook_killed_while_servers_are_paused(fleet, tmp_path):
+    # Each server is paused inside its own copy (keyring_migrate, online), on the host: the copy goes on without
+    # the controller, finishes, and resumes its server. Nothing is left paused for keyops.mysql.resume to find.
     destination = '/var/lib/mysql-keyring/playbook_killed'
     hosts = fleet.group('mysql')
     sources = {h: sha(host_path(fleet, h, fleet.hosts[h]['keyring_path'])) for h in hosts}
     extra = dict(RESTARTING, fault_destination=destination, keyring_migration_report_dir=str(tmp_path),
-                 fault='mid_copy:sleep=30')
+                 fault='mid_copy:sleep=20')
     run = play(fleet, 'role.yml', extra, tmp_path, background=True)
     wait_until_all_paused(fleet, run)
     os.killpg(run.pid, signal.SIGKILL)          # the operator's Ctrl-\, an OOM kill, a dead AWX node...
     run.wait()
-    time.sleep(1)
     assert operations(fleet) == dict.fromkeys(hosts, '0')
+    deadline = time.monotonic() + 120
+    while operations(fleet) != dict.fromkeys(hosts, '1') or any(markers(fleet).values()):
+        assert time.monotonic() < deadline, 'the copies did not resume their servers: %s %s' % (
+            operations(fleet), markers(fleet))
+        time.sleep(1)
+    # No server was stopped or switched (that is the controller's next step), and each copy is complete.
+    assert data_file(fleet) == {h: fleet.hosts[h]['keyring_path'] for h in hosts}
+    for host in hosts:
+        assert keys_of(fleet, host, destination) == keys_of(fleet, host, fleet.hosts[host]['keyring_path'])
 
     res = play(fleet, '../../../../playbooks/resume.yml', {'keyring_migration_login': {'login_unix_socket': '/run/mysqld/mysqld.sock'}}, tmp_path)
     assert res.returncode == 0, res.stdout[-6000:]
-    assert operations(fleet) == dict.fromkeys(hosts, '1') and not any(markers(fleet).values())
+    assert 'changed=1' not in res.stdout                       # nothing left for it to resume
 
     res = play(fleet, 'role.yml', dict(RESTARTING, **{'fault_destination': destination, 'keyring_migration_report_dir': str(tmp_path)}),
                tmp_path)

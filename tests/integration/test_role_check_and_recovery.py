@@ -11,8 +11,8 @@
   restarted it later would move it to a keystore lacking the keys created meanwhile.
 - Refused at preflight, before any change: a server on neither the source nor the destination, with either
   `use_after` (after the run it would be on neither, which the role cannot verify); a switch to the
-  keyring_file plugin on a server that has none (8.4 and later: it would not start again); a switch of a
-  server left out of keyring_migration_pause_hosts (a key it created during the copy would be lost); a switch
+  keyring_file plugin on a server that has none (8.4 and later: it would not start again); a server that must
+  restart when only keyring_migration_restart_command says how (it must be stopped and started); a switch
   that would rewrite a global manifest or component configuration deferring to the datadir's; one server under
   two inventory names (the same destination, the same server_uuid); a symbolic link the server's OS user planted
   at the component configuration in the data directory, or beside the destination keystore (its .backup), pointing
@@ -178,20 +178,21 @@ def test_a_switch_to_the_keyring_file_plugin_on_a_server_without_it_is_refused_b
     assert one(fleet, MYSQL + ['SELECT @@GLOBAL.keyring_operations']) == '1'
 
 
-def test_a_server_to_restart_that_is_not_paused_is_refused_before_any_change(fleet, tmp_path):
+def test_a_server_to_restart_with_only_a_restart_command_is_refused_before_any_change(fleet, tmp_path):
     uses = data_file(fleet)
     before = untouched(fleet)
     endpoints = {'keyring_migration_source': {'type': 'component_keyring_file', 'path': uses},
-                 'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.unpaused'},
-                 'keyring_migration_pause_hosts': [],
-                 # Restarted, it must be paused with the others for the whole procedure (a server that reloads is
-                 # paused by its own copy).
+                 'keyring_migration_destination': {'type': 'component_keyring_file', 'path': uses + '.restarted'},
+                 # The restart is the pause: stopped, given what the source gained, started. A restart command
+                 # cannot leave the server down for the copy.
+                 'keyring_migration_stop_command': '', 'keyring_migration_start_command': '',
+                 'keyring_migration_restart_command': '/usr/local/sbin/mysql-service restart',
                  'keyring_migration_restart_policy': 'always'}
-    res, recap, report = migrate(fleet, tmp_path, 'unpaused', '-e', json.dumps(endpoints))
+    res, recap, report = migrate(fleet, tmp_path, 'restart-command', '-e', json.dumps(endpoints))
     assert res.returncode != 0 and recap and recap[0][0] == '0', res.stdout[-8000:]
-    assert 'the server would be switched to the destination but is not in keyring_migration_pause_hosts' in res.stdout, res.stdout[-5000:]
+    assert 'set keyring_migration_stop_command and keyring_migration_start_command' in res.stdout, res.stdout[-5000:]
     entry = report['hosts']['mysql1']
-    assert codes(entry) == ['not_in_pause_hosts'], entry
+    assert codes(entry) == ['cannot_stop_and_start'], entry
     assert (entry['copied'], entry['paused'], entry['restarted']) == (0, False, False), entry
     assert untouched(fleet) == before
 

@@ -29,7 +29,7 @@ def server(**changes):
 
 
 def settings(**changes):
-    values = dict(source=SOURCE, destination=DESTINATION, use_after='destination', paused=True,
+    values = dict(source=SOURCE, destination=DESTINATION, use_after='destination', can_stop_and_start=True,
                   component_config='/var/lib/mysql/component_keyring_file.cnf', component_manifest=None,
                   option_file=None, check_privileges=True)
     values.update(changes)
@@ -152,15 +152,16 @@ ON_A_PLUGIN = dict(active_keyrings=[dict(name='keyring_file', kind='plugin', key
 @pytest.mark.parametrize('server_facts,role_settings,action', [
     (server(), settings(destination=ENCRYPTED_DESTINATION), 'switch'),
     (server(keystore_in_use='destination', **ON_A_PLUGIN), settings(), 'restart')])
-def test_a_server_that_restarts_must_be_paused(server_facts, role_settings, action):
-    result = plan(server_facts, COPY, dict(role_settings, paused=False))
+def test_a_server_that_restarts_must_be_stopped_and_started_on_their_own(server_facts, role_settings, action):
+    result = plan(server_facts, COPY, dict(role_settings, can_stop_and_start=False))
     assert (result['action'], result['how']) == (action, 'restart')
-    assert codes(result) == ['not_in_pause_hosts']
+    assert codes(result) == ['cannot_stop_and_start']
+    assert 'keyring_migration_stop_command' in result['problems'][0]['msg']
 
 
 @pytest.mark.parametrize('uses', ['source', 'destination'])
-def test_a_server_that_reloads_is_paused_by_its_own_copy_and_need_not_be_listed(uses):
-    result = plan(server(keystore_in_use=uses), COPY, settings(paused=False))
+def test_a_server_that_reloads_needs_no_stop_or_start(uses):
+    result = plan(server(keystore_in_use=uses), COPY, settings(can_stop_and_start=False))
     assert result['how'] == 'reload' and result['problems'] == []
 
 
@@ -194,8 +195,8 @@ def test_how_a_server_on_the_destination_reloads_a_component_and_restarts_a_plug
     assert plan(server(keystore_in_use='destination', **ON_A_PLUGIN))['how'] == 'restart'
 
 
-def test_a_server_that_needs_nothing_need_not_be_paused():
-    assert codes(plan(role_settings=settings(use_after='source', paused=False))) == []
+def test_a_server_that_needs_nothing_need_not_be_stopped_or_started():
+    assert codes(plan(role_settings=settings(use_after='source', can_stop_and_start=False))) == []
 
 
 def test_component_config_missing():

@@ -69,17 +69,36 @@ def test_a_re_run_with_nothing_to_do_reports_the_preflights_reading():
 
 
 def test_the_restarting_procedure_and_its_put_back():
-    facts = switched_online(online_copy=dict(skipped=True), how='restart', paused=True, restarted=True,
-                            rolled_back=True, resume=dict(current=True), failure='did not come back',
-                            failed_phase='migrate', after=None,
-                            copy=dict(changed=True, migrated_count=3, already_present_count=1))
+    facts = switched_online(online_copy=dict(skipped=True), how='restart', restarted=True, rolled_back=True,
+                            failure='did not come back', failed_phase='migrate', after=None,
+                            bulk_copy=dict(changed=True, migrated_count=3, already_present_count=1, paused=True,
+                                           keyring_operations=dict(before=True, during=False, after=True)),
+                            copy=dict(changed=True, migrated_count=1, already_present_count=4))
     line = host_line(facts, 2, PLAY, False)
     assert line['status'] == 'failed' and line['reason'] == 'did not come back'
     assert line['restarted'] and line['restart_reason'] == 'switched to the destination'
     assert line['paused'] and line['resumed'] and line['rolled_back']
-    assert line['expected_pause'] == 'until the restart ends' and line['verification'] == 'not run'
+    assert line['expected_pause'].startswith('milliseconds: its own copy while it runs; then the restart')
+    assert line['verification'] == 'not run'
     assert line['keys_listed_after'] is None and line['keystore_after'] == OLD
-    assert (line['copied'], line['already_present']) == (3, 1)
+    # 3 keys copied while it ran, 1 (a key the source gained meanwhile) while it was down; 1 there before.
+    assert (line['copied'], line['already_present']) == (4, 1)
+
+
+def test_a_server_restarted_to_load_new_keys_is_never_paused():
+    facts = dict(before=dict(data_files=[NEW], key_ids=['k1']), action='restart', how='restart', restarted=True,
+                 bulk_copy=dict(skipped=True), copy=dict(changed=True, migrated_count=2, already_present_count=1),
+                 after=dict(active_keystores=[NEW], keys=[{'key_id': 'k1'}, {'key_id': 'k2'}, {'key_id': 'k3'}]))
+    line = host_line(facts, 1, PLAY, False)
+    assert not line['paused'] and (line['copied'], line['already_present']) == (2, 1)
+    assert line['restart_reason'] == 'the server already used the destination, which got new keys'
+    assert line['expected_pause'] == 'the restart (stop, copy, start)'
+
+
+def test_check_mode_counts_the_restarting_procedures_keys_once():
+    facts = dict(action='switch', how='restart', bulk_copy=dict(changed=True, migrated_count=3),
+                 copy=dict(changed=True, migrated_count=3, already_present_count=0), plan=dict(migrated_count=3))
+    assert host_line(facts, 1, PLAY, True)['copied'] == 3
 
 
 def test_a_host_stopped_only_because_another_was_not_ready_is_not_run():
