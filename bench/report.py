@@ -90,8 +90,8 @@ def goals(results):
     r10 = role.get(10000) or role.get('10000')
     if r10:
         out.append(('restarting procedure: every server OFF ≤ 100 ms at 10k keys (the restart is the pause)',
-                    '%s worst of %d servers (general log), %d restarts' % (_ms(r10['max_pause_s']), r10['hosts'],
-                                                                        r10['restarts']),
+                    '%s worst of %d servers (general log), %d restarts'
+                    % (_ms(r10['max_pause_s']), r10['hosts'], r10['restarts']),
                     r10['max_pause_s'] <= GOAL_PAUSE_S))
     fleet = {r['hosts']: r for r in results.get('fleet', []) if 'error' not in r}
     for count, row in sorted(fleet.items()):
