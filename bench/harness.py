@@ -9,7 +9,6 @@ import glob
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -548,29 +547,13 @@ SSH_REUSE_ARGS = ['-e', 'ansible_ssh_args="-o ControlMaster=auto -o ControlPersi
                   % SSH_REUSE_CONTROL_PATH,
                   '-e', 'ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
                   '-o LogLevel=ERROR -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=10"']
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def adopt_orphans():
-    """Make this process the subreaper of its descendants: an SSH mux master daemonises (its parent exits), and
-    would otherwise be reparented to init, its CPU counted nowhere; as our child it is counted when we reap it."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER)')
 
 
 def end_ssh_masters():
-    """Stop the run's SSH mux masters and wait for them, so their CPU is in RUSAGE_CHILDREN: the controller's
-    share of the connections (key exchange, encryption) belongs to the run that opened them."""
+    """Stop SSH mux masters an earlier run left (each run pays for its own connections)."""
     for sock in glob.glob(SSH_REUSE_CONTROL_PATH.replace('%C', '*')):
         subprocess.run(['ssh', '-o', 'ControlPath=' + sock, '-O', 'exit', 'sandbox'], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
 
 
 def machine_busy_seconds():
@@ -589,13 +572,6 @@ def timed_ansible_env(timer_file):
                 ANSIBLE_CALLBACKS_ENABLED='bench_timer', BENCH_TIMER_FILE=str(timer_file))
 
 
-def children_cpu_seconds():
-    """CPU-seconds (user + system) of every child process this process has waited for: run() waits for
-    ansible-playbook, which waits for its forks and SSH clients, so a delta is that run's controller CPU."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def playbook_run(fleet, forks, workdir, tag, extra_args=(), ssh_reuse=True):
     """keyops.mysql.migrate on the fleet; by default with Ansible's default SSH connection reuse, as a user's
     controller runs it, its mux masters' CPU counted in the run's controller CPU."""
@@ -603,22 +579,22 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=(), ssh_reuse=True):
     env = timed_ansible_env(timer_file)
     if timer_file.exists():
         timer_file.unlink()
-    adopt_orphans()
-    end_ssh_masters()           # none left from an earlier run: each run pays for its own connections
+    end_ssh_masters()
+    cpu_file = workdir / ('controller-cpu-%s.json' % tag)
     busy_before = machine_busy_seconds()
-    controller_before = children_cpu_seconds()
     started = time.perf_counter()
     report_dir = workdir / ('report-%s' % tag)
-    res = run([REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
+    # bench/_reaper.py runs ansible-playbook as the subreaper of its SSH mux masters, and counts their CPU with it.
+    res = run([sys.executable, '-m', 'bench._reaper', cpu_file, SSH_REUSE_CONTROL_PATH.replace('%C', '*'),
+               REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
                '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks,
                '-e', 'keyring_migration_report_dir=%s' % report_dir]
               + (SSH_REUSE_ARGS if ssh_reuse else []) + list(extra_args),
               env=env, check=False,
               cwd=REPO, timeout=3600)
     wall = time.perf_counter() - started
-    end_ssh_masters()
     cpu = machine_busy_seconds() - busy_before
-    controller_cpu = children_cpu_seconds() - controller_before
+    controller_cpu = json.loads(cpu_file.read_text())['cpu_s'] if cpu_file.exists() else None
     (workdir / ('playbook-%s.log' % tag)).write_text(res.stdout + res.stderr)
     if res.returncode != 0 or not timer_file.exists():
         raise RuntimeError('playbook failed (rc %d): %s %s' % (res.returncode, res.stdout[-2500:], res.stderr[-1500:]))
