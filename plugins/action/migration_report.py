@@ -43,8 +43,9 @@ class ActionModule(ActionBase):
         args = self._task.args
         unknown = sorted(set(args) - _OPTIONS)
         if unknown or not args.get('dir'):
-            return dict(result, failed=True, msg='migration_report takes dir (required) and %s; it was given %s'
-                        % (', '.join(sorted(_OPTIONS - set(['dir']))), ', '.join(sorted(args)) or 'nothing'))
+            return dict(result, failed=True, msg='migration_report: %s; it takes dir (required) and %s'
+                        % ('unknown option(s) ' + ', '.join(unknown) if unknown else 'no dir given',
+                           ', '.join(sorted(_OPTIONS - set(['dir'])))))
         now = datetime.datetime.now(datetime.timezone.utc)
         run_id = args.get('run_id') or 'refused-' + now.strftime('%Y%m%dT%H%M%SZ')
         report_dir = os.path.expanduser(args['dir'])
