@@ -12,7 +12,7 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 PYBIN := $(CURDIR)/.cache/pybin
 
 .PHONY: test venv unit reliability integration molecule sanity lint changelog docs package demo fuzz sandbox-root \
-	sandbox-down clean
+	sandbox-down clean system-deps
 
 # The static checks first: they take about a minute and fail fast.
 test: lint changelog docs unit reliability integration molecule sanity
@@ -28,9 +28,14 @@ unit: venv
 	.ci/link-pythons $(PYBIN) >/dev/null
 	PATH="$(PYBIN):$$PATH" $(BIN)/pytest tests/unit
 
+# The system packages the sandbox needs (debootstrap, iproute2, openssh-client, ...): installed on Debian/Ubuntu
+# when run as root, else named with the command to install them.
+system-deps:
+	.ci/system-deps
+
 # The real MySQL 9.7 / MariaDB roots are built once and cached (~/.cache/keyops-mysql); `up` would build them
 # too, but as a step of its own their cost shows in the log.
-sandbox-root: venv
+sandbox-root: venv system-deps
 	$(BIN)/python -m tests.sandbox build-root
 
 # Crash points, concurrency, hostile input, fuzzing (the library, no servers needed).
