@@ -37,15 +37,20 @@ def children(comm):
     return found
 
 
+def stop_masters(control_glob):
+    """Tell every SSH mux master whose control socket matches control_glob to exit."""
+    for sock in glob.glob(control_glob):
+        subprocess.call(['ssh', '-o', 'ControlPath=' + sock, '-O', 'exit', 'sandbox'], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+
+
 def main(argv):
     out, control_glob, cmd = argv[0], argv[1], argv[2:]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER)')
     rc = subprocess.call(cmd)
-    for sock in glob.glob(control_glob):
-        subprocess.call(['ssh', '-o', 'ControlPath=' + sock, '-O', 'exit', 'sandbox'], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
+    stop_masters(control_glob)
     for pid in children('ssh'):
         os.waitpid(pid, 0)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -5,7 +5,6 @@ are ratios (to the server's own load time, to cp + sync, to one host), which dri
 on a shared machine.
 """
 
-import glob
 import json
 import os
 import re
@@ -25,6 +24,8 @@ sys.path.insert(0, str(COLLECTIONS))
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore  # noqa: E402
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key  # noqa: E402
+
+from ._reaper import stop_masters  # noqa: E402
 
 PASSWORD = 'bench-password'
 # (label, source type, source file kind, destination type)
@@ -543,17 +544,11 @@ def put_server_on(admin, cnf, keystore_path):
 # mux process outlives a test): one SSH connection per host for the whole run instead of one per task. Both the
 # inventory's ssh_args and its common args (which also say ControlMaster=no) are replaced.
 SSH_REUSE_CONTROL_PATH = '/tmp/kb-%C'
+SSH_REUSE_CONTROL_GLOB = SSH_REUSE_CONTROL_PATH.replace('%C', '*')
 SSH_REUSE_ARGS = ['-e', 'ansible_ssh_args="-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=%s"'
                   % SSH_REUSE_CONTROL_PATH,
                   '-e', 'ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
                   '-o LogLevel=ERROR -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=10"']
-
-
-def end_ssh_masters():
-    """Stop SSH mux masters an earlier run left (each run pays for its own connections)."""
-    for sock in glob.glob(SSH_REUSE_CONTROL_PATH.replace('%C', '*')):
-        subprocess.run(['ssh', '-o', 'ControlPath=' + sock, '-O', 'exit', 'sandbox'], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
 
 
 def machine_busy_seconds():
@@ -579,13 +574,13 @@ def playbook_run(fleet, forks, workdir, tag, extra_args=(), ssh_reuse=True):
     env = timed_ansible_env(timer_file)
     if timer_file.exists():
         timer_file.unlink()
-    end_ssh_masters()
+    stop_masters(SSH_REUSE_CONTROL_GLOB)      # an earlier run's: each run pays for its own connections
     cpu_file = workdir / ('controller-cpu-%s.json' % tag)
     busy_before = machine_busy_seconds()
     started = time.perf_counter()
     report_dir = workdir / ('report-%s' % tag)
     # bench/_reaper.py runs ansible-playbook as the subreaper of its SSH mux masters, and counts their CPU with it.
-    res = run([sys.executable, '-m', 'bench._reaper', cpu_file, SSH_REUSE_CONTROL_PATH.replace('%C', '*'),
+    res = run([sys.executable, '-m', 'bench._reaper', cpu_file, SSH_REUSE_CONTROL_GLOB,
                REPO / '.venv' / 'bin' / 'ansible-playbook', '-i', fleet.inventory, 'keyops.mysql.migrate',
                '-e', '@' + str(REPO / 'tests/sandbox/demo/migration_vars.yml'), '-f', forks,
                '-e', 'keyring_migration_report_dir=%s' % report_dir]
