@@ -18,7 +18,7 @@ description:
     collide), pause hosts that are not in the play - and turns an unreachable host, a failed report, or a host
     with no report into a problem of that host.
   - The C(keyops.mysql.keyring_migration) role calls it once per run, on the controller.
-positional: _input, hostvars, result_var, destination_path, pause_hosts, play_hosts
+positional: _input, hostvars, result_var, destination_path, pause_hosts, play_hosts, extra
 options:
   _input:
     description:
@@ -47,6 +47,11 @@ options:
     description: Every host of the play (under C(serial), the hosts of every batch); the hosts checked by default.
     type: list
     elements: str
+  extra:
+    description:
+      - More problems to add, host name to a list of C(code), C(msg) - the replication problems of
+        P(keyops.mysql.rolling_plan#filter).
+    type: dict
 '''
 
 EXAMPLES = r'''
@@ -102,7 +107,7 @@ def _group(hosts, key_of):
     return groups
 
 
-def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=None, play_hosts=None):
+def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=None, play_hosts=None, extra=None):
     if not is_sequence(hosts):
         raise AnsibleFilterError('fleet_problems expects the list of the play\'s hosts')
     hosts = list(hosts)
@@ -124,6 +129,8 @@ def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=No
             others = ', '.join(h for h in sharing if h != host)
             found[host].append(_problem(CLONED_SERVER_UUID, 'server_uuid %s is shared with %s (cloned servers: '
                                         'their InnoDB master key ids collide)' % (uuid, others)))
+    for host in hosts:
+        found[host].extend((extra or {}).get(host) or ())
     in_play = hosts if play_hosts is None else list(play_hosts)
     strangers = [host for host in pause_hosts or () if host not in in_play]
     if strangers:

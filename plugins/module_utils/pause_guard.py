@@ -26,6 +26,7 @@ __metaclass__ = type
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import paused_by_someone_else
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils.replication import restart_appliers_stopped_by_pause
 
 KEYOPS = 'keyops'
 TOOL = 'tool'
@@ -145,8 +146,22 @@ class KeyringPause:
             self.state['after'] = self.session.get_keyring_operations()
         except MysqlError as exc:
             self._not_resumed(exc, 'is still', raise_error)
+            return
         finally:
             self.paused = False
+        self._restart_appliers_stopped_by_pause()
+
+    def _restart_appliers_stopped_by_pause(self):
+        """A replicated master key rotation that reached this replica during the pause stopped its applier (3185),
+        and ON alone does not restart it: START REPLICA SQL_THREAD now, once. Recorded, never raised: the keys are
+        copied and the server is ON; the health gate reports an applier that is still stopped."""
+        try:
+            restarted = restart_appliers_stopped_by_pause(self.session)
+        except MysqlError as exc:
+            self.result['replication_recovery_error'] = str(exc)
+            return
+        if restarted:
+            self.result['replication_recovered'] = restarted
 
     def _resume_after_tool(self, raise_error):
         """After the tool ran or died: ON again, whatever the tool left. A server that cannot be set ON again fails
@@ -168,8 +183,10 @@ class KeyringPause:
             self.state['after'] = after
         except MysqlError as exc:
             self._not_resumed(exc, 'may still be', raise_error)
+            return
         finally:
             self.claimed = False
+        self._restart_appliers_stopped_by_pause()
 
     def _not_resumed(self, exc, state, raise_error):
         """The server could not be set ON again: say so in resume_error, or raise it when nothing else failed."""

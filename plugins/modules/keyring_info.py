@@ -143,6 +143,14 @@ options:
       - A keystore file the server should use; RV(on_expected_keystore) then says whether it has exactly one keyring
         enabled, on that file (paths compared as the host resolves them).
     type: path
+  replication:
+    description:
+      - Also report the server's place in replication in RV(replication), read from C(performance_schema) only
+        (never C(SHOW SLAVE STATUS), which MySQL 8.4 removed) - what the role orders a rolling migration by.
+      - The login user needs C(SELECT) on the C(performance_schema) replication tables and C(threads); a table it
+        may not read is reported as V(null).
+    type: bool
+    default: false
   config_files:
     description:
       - Keyring configuration files to report - a component configuration (C(component_keyring_file.cnf)), a
@@ -411,6 +419,17 @@ migration:
     source_key_count: 1
     destination_key_count: 1
     destination_created: true
+replication:
+  description:
+    - With O(replication=true), the server's replication state - C(server_uuid), C(gtid_executed), C(channels) (each
+      asynchronous channel with its source's uuid, host and port, receiver and applier state and errors),
+      C(group) (the Group Replication group name, this member's state and role, the members) or V(null),
+      C(replicas_connected) (the hosts of the replicas connected to it).
+  returned: when O(replication=true)
+  type: dict
+  sample: {server_uuid: 3c1f..., gtid_executed: '3c1f...:1-42', group: null, replicas_connected: ['10.0.0.2'],
+           channels: [{channel: '', source_uuid: 9a2b..., source_host: 10.0.0.1, source_port: 3306,
+                       receiver_state: 'ON', receiver_error: 0, applier_state: 'ON', applier_error: 0}]}
 plan:
   description:
     - With O(plan), the role's decision for this server. Its RV(plan.problems) are empty when the server can be
@@ -483,6 +502,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
     TOOL_OPTIONS,
     check_mode_result,
 )
+from ansible_collections.keyops.mysql.plugins.module_utils import replication
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
@@ -601,6 +621,7 @@ def main():
             migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
             expected_keystore=dict(type='path'),
             config_files=dict(type='list', elements='path', default=[]),
+            replication=dict(type='bool', default=False),
             plan=dict(type='dict', options=PLAN_OPTIONS),
         ),
         required_by=dict(plan=('migration',)),
@@ -614,6 +635,8 @@ def main():
                 queries = module.params['verify_queries'] + encrypted_table_reads(
                     session, module.params['verify_encrypted_tables'])
                 module.result['verify_queries'] = run_verify_queries(session, queries)
+                if module.params['replication']:
+                    module.result['replication'] = replication.status(session)
             if module.params['expected_keystore']:
                 module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                                   module.params['expected_keystore'])

@@ -103,6 +103,15 @@ left_paused:
   returned: success
   type: bool
   sample: false
+replication_recovered:
+  description:
+    - The replication channels whose applier this resume restarted (C(START REPLICA SQL_THREAD)), once each. A master
+      key rotation replicated from the source while the keyring was paused stops a replica's applier with error 3185,
+      and setting the keyring C(ON) alone does not restart it. An applier stopped for another reason is left alone.
+  returned: when O(state=enabled) set the server C(ON)
+  type: list
+  elements: str
+  sample: ['']
 queries:
   description: The statements that changed (or in check mode, would change) the server.
   returned: success
@@ -112,6 +121,7 @@ queries:
 '''
 
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
+from ansible_collections.keyops.mysql.plugins.module_utils.replication import restart_appliers_stopped_by_pause
 
 
 def main():
@@ -144,6 +154,8 @@ def main():
                     session.queries.append('SET GLOBAL keyring_operations = %s' % ('ON' if wanted else 'OFF'))
                 else:
                     session.set_keyring_operations(wanted)
+                    if wanted:
+                        module.result['replication_recovered'] = restart_appliers_stopped_by_pause(session)
                 module.result.update(changed=True, queries=session.queries,
                                      current=wanted if module.check_mode else session.get_keyring_operations())
             if module._diff:

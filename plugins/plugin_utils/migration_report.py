@@ -23,7 +23,8 @@ FACT_PREFIX = '_keyring_migration_'
 # the verification's), the copies' results (the online way's; the restarting procedure's copy while the server ran,
 # bulk_copy, and while it was stopped, copy), its plan, and what failed.
 HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'bulk_copy', 'copy', 'plan', 'check', 'action', 'how',
-              'restarted', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase', 'problems')
+              'restarted', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase', 'problems',
+              'rolling', 'gate', 'held_back')
 
 _SECRET_KEYS = ('password',)
 
@@ -33,7 +34,34 @@ def _result(value):
     return value if isinstance(value, dict) and not value.get('skipped') else {}
 
 
-def host_line(facts, batch, play, check_mode):
+def _rolling_fields(facts, host, check_mode):
+    """The host's place in the rollout (group, role, wave) and how its health gate went."""
+    place = ((facts.get('rolling') or {}).get('hosts') or {}).get(host) or {}
+    gate = _result(facts.get('gate'))
+    copy = _result(facts.get('online_copy'))
+    if check_mode:
+        gate_status = 'check mode: not run'
+    elif facts.get('failed_phase') == 'gate':
+        gate_status = 'failed'
+    elif gate.get('passed'):
+        gate_status = 'passed'
+    else:
+        gate_status = 'not run'
+    return dict(
+        group=place.get('group') or host,
+        role=place.get('role') or 'standalone',
+        wave=None if place.get('step') is None else place['step'] + 1,
+        gate=gate_status,
+        gate_failed=[g for g in gate.get('gates') or () if not g.get('ok')],
+        gate_waited=gate.get('waited'),
+        # Appliers a replicated master key rotation stopped during the pause (3185), restarted once.
+        replication_recovered=sorted(set((copy.get('replication_recovered') or [])
+                                         + (gate.get('replication_recovered') or []))),
+        held_back=facts.get('held_back') or '',
+    )
+
+
+def host_line(facts, batch, play, check_mode, host=None):
     """One host's report line from its role ``facts`` (HOST_FACTS, any of them missing), the ``batch`` it ran in and
     the ``play`` writing it. In check mode nothing was paused, restarted or verified: the line is the plan."""
     before = facts.get('before') or {}
@@ -89,7 +117,13 @@ def host_line(facts, batch, play, check_mode):
     else:
         verification = 'not run'
 
+    rolling = _rolling_fields(facts, host, check_mode)
+    if failure:
+        status = 'not run' if failed_phase == 'stopped' and not problems else 'failed'
+    else:
+        status = 'held back' if rolling['held_back'] else 'ok'
     return dict(
+        rolling,
         keystore_before=before_files,
         keystore_after=after_files or before_files,
         copied=copied,
@@ -97,8 +131,8 @@ def host_line(facts, batch, play, check_mode):
         restarted=restarted,
         keyring_operations=operations,
         # "not run": stopped at preflight only because other hosts had problems.
-        status=('ok' if not failure else 'not run' if failed_phase == 'stopped' and not problems else 'failed'),
-        reason=failure,
+        status=status,
+        reason=failure or rolling['held_back'],
         action=action,
         conflicts=max(copy.get('conflict_count') or 0, bulk.get('conflict_count') or 0, check.get('conflict_count') or 0,
                       len(conflicts)),
@@ -152,7 +186,8 @@ def run_report(previous, host_facts, play_hosts_all, rollout, check_mode, run_id
     for host in run_hosts:
         entries.pop(host, None)
         if host in host_facts:
-            entries[host] = host_line(host_facts[host], batch_of_host.get(host), rollout.get('play', ''), check_mode)
+            entries[host] = host_line(host_facts[host], batch_of_host.get(host), rollout.get('play', ''), check_mode,
+                                      host)
     batch_failed = sum(1 for host in run_hosts if (entries.get(host) or {}).get('status') != 'ok')
     lines = report(hosts, entries, rollout.get('play', ''), rollout, batch_failed)
     return dict(

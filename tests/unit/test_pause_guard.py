@@ -65,6 +65,25 @@ class FakeSession:
     def remove_pause_marker(self):
         self.marker = None
 
+    # A server that replicates through no channel; `stopped_applier` makes its default channel's applier stopped
+    # by a master key rotation during the pause (error 3185), as replication.status() reads it.
+    stopped_applier = False
+
+    def optional_query(self, sql):
+        if 'replication_connection_status' in sql:
+            return [('', 'u1', 'ON', 0, '', '', '10.0.0.1', 3306)] if self.stopped_applier else []
+        if 'replication_applier_status_by_worker' in sql and self.stopped_applier:
+            return [('', 3185, "Can't find master key from keyring")]
+        if 'replication_applier_status ' in sql + ' ' and self.stopped_applier:
+            return [('', 'OFF')]
+        return []
+
+    def query(self, sql, args=None, record=True):
+        self.queries.append(sql % tuple("'%s'" % a for a in args) if args else sql)
+        if sql.startswith('START REPLICA'):
+            self.stopped_applier = False
+        return []
+
     def close(self):
         pass
 
@@ -86,6 +105,16 @@ def checkpoints(monkeypatch):
 
 
 # ---- keyops pauses the server itself --------------------------------------------------------------------------
+
+def test_a_rotation_during_the_pause_stops_the_applier_and_the_resume_restarts_it(checkpoints):
+    session, result = FakeSession(), {}
+    with KeyringPause(session, result):
+        session.stopped_applier = True          # the source's ROTATE INNODB MASTER KEY arrives while OFF
+    assert session.keyring_operations is True
+    assert session.queries[-1] == "START REPLICA SQL_THREAD FOR CHANNEL ''"
+    assert result['replication_recovered'] == ['']
+
+
 
 def test_pauses_for_the_body_and_resumes_after_it(checkpoints):
     session, result, seen = FakeSession(), {}, []
