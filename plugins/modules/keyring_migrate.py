@@ -405,6 +405,19 @@ paused:
   returned: O(online=true)
   type: bool
   sample: true
+replication_recovered:
+  description:
+    - With O(online=true), the replication channels whose applier was restarted (C(START REPLICA SQL_THREAD)) after
+      the resume - a master key rotation replicated from the source during the pause stopped it with error 3185,
+      and C(keyring_operations=ON) alone does not restart it.
+  returned: when such an applier was found
+  type: list
+  elements: str
+  sample: ['']
+replication_recovery_error:
+  description: Why such an applier could not be restarted (the keys are copied; the role's health gate fails).
+  returned: when the restart failed
+  type: str
 keyring_reloaded:
   description:
     - Whether the server, whose keyring component uses the destination, was made to read the copied keys
