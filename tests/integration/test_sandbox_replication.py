@@ -237,3 +237,20 @@ def test_group_primary_restart_elects_a_new_primary_and_rejoins(fleet):
                                         " WHERE MEMBER_ID = @@server_uuid; SELECT @@super_read_only"]), [old])
     assert out[old].split() == ["SECONDARY", "1"]
     rotate_and_wait(fleet, new, [h for h in hosts if h != new])  # the group still replicates, old primary included
+
+
+@pytest.mark.parametrize("hosts, spec, message", [
+    (6, "async:3,gr:4", "async:3,gr:4 needs 7 MySQL hosts, --hosts gives 6"),
+    (6, "async:1", "async:1 needs K >= 2"),
+    (6, "gr:2", "gr:2 needs K = 3..9"),
+    (12, "gr:10", "gr:10 needs K = 3..9"),
+    (6, "galera:3", "bad group 'galera:3'"),
+    (6, "async:3,,gr:3", "bad group ''"),
+])
+def test_bad_topology_is_refused_and_leaves_nothing(sandbox_cli, tmp_path, hosts, spec, message):
+    state = tmp_path / "fleet"
+    res = sandbox_cli("up", "--hosts", hosts, "--topology", spec, "--state-dir", state, timeout=60)
+    assert res.returncode == 1 and res.stderr.startswith("sandbox: error: --topology") and message in res.stderr, \
+        res.stderr
+    assert len(res.stderr.splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not state.exists()
