@@ -62,6 +62,11 @@ class SandboxFleet:
     def group(self, kind):
         return sorted(n for n, v in self.hosts.items() if v["keyops_sandbox_kind"] == kind)
 
+    def replication_group(self, name):
+        """The hosts of a replication group (e.g. "async1", "gr1"), source or primary first."""
+        return sorted((n for n, v in self.hosts.items() if v.get("mysql_replication_group") == name),
+                      key=lambda n: self.hosts[n]["mysql_server_id"])
+
     def ansible_env(self, **extra):
         env = dict(os.environ, ANSIBLE_HOME=str(self.ansible_home), ANSIBLE_HOST_KEY_CHECKING="False",
                    ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
@@ -114,7 +119,7 @@ def sandbox_cli_fixture():
 
 @pytest.fixture(scope="session")
 def sandbox_fleet():
-    """Factory: sandbox_fleet(n=3, plugin_host=False, mariadb=False) -> SandboxFleet.
+    """Factory: sandbox_fleet(n=3, plugin_host=False, mariadb=False, topology=None) -> SandboxFleet.
 
     Each distinct set of arguments is brought up once per session and torn down at its end;
     fresh=True gives a fleet of the caller's own (the caller brings it down)."""
@@ -122,12 +127,12 @@ def sandbox_fleet():
     fleets, failures, own = {}, {}, []
     home = Path(tempfile.mkdtemp(prefix="keyops-ansible-home-"))
 
-    def get(n=3, plugin_host=False, mariadb=False, fresh=False):
+    def get(n=3, plugin_host=False, mariadb=False, fresh=False, topology=None):
         if reason:
             if os.environ.get("KEYOPS_SANDBOX_REQUIRED") == "1":
                 pytest.fail(f"KEYOPS_SANDBOX_REQUIRED=1 but {reason}")
             pytest.skip(reason)
-        key = (n, plugin_host, mariadb)
+        key = (n, plugin_host, mariadb, topology)
         if key in failures:
             pytest.fail(failures[key])
         if key in fleets and not fresh:
@@ -136,6 +141,7 @@ def sandbox_fleet():
         # meet a host's mounts if a run was killed before its teardown.
         state = tempfile.mkdtemp(prefix="keyops-fleet-")
         args = ["up", "--hosts", n, "--state-dir", state] + ["--plugin-host"] * plugin_host + ["--mariadb"] * mariadb
+        args += ["--topology", topology] if topology else []
         res = sandbox_cli(*args)
         if res.returncode != 0:
             msg = f"sandbox up failed (rc {res.returncode}):\n{res.stdout}\n{res.stderr}"

@@ -33,6 +33,9 @@ def main(argv=None):
     u.add_argument("--plugin-host", action="store_true", help="add plugin1: a keyring_file plugin keystore, server stopped")
     u.add_argument("--mariadb", action="store_true", help="add mariadb1: MariaDB 10.11")
     u.add_argument("--fleet-id", type=int, help="0..63: subnet 10.231.ID.0/24 (default: first free)")
+    u.add_argument("--topology", metavar="SPEC",
+                   help="replication groups over the MySQL hosts in order: a comma list of async:K (a source and"
+                        " K-1 replicas, GTID) and gr:K (single-primary Group Replication, K=3..9)")
     for name, sp in (("up", u), ("status", None), ("inventory", None), ("down", None)):
         helps = {"status": "show hosts, PIDs, RSS", "inventory": "print the inventory path",
                  "down": "stop everything the fleet started"}
@@ -65,7 +68,8 @@ def _run(args):
             _log(f"root {kind}: ready in {time.monotonic() - t:.1f}s: {root}")
     elif args.cmd == "up":
         t = time.monotonic()
-        f = fleet.Fleet(args.state_dir, log=_log).up(args.hosts, args.plugin_host, args.mariadb, args.fleet_id)
+        f = fleet.Fleet(args.state_dir, log=_log).up(args.hosts, args.plugin_host, args.mariadb, args.fleet_id,
+                                                       args.topology)
         for line in f.status_lines():
             _log(line)
         _log(f"fleet up in {time.monotonic() - t:.1f}s; stop it with: python -m tests.sandbox down --state-dir {f.dir}")

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import rootfs, seed, util
+from . import rootfs, seed, topology, util
 
 SUBNET = "10.231"
 NETNS_PREFIX = "keyops-"
@@ -36,6 +36,8 @@ MAX_FLEETS = 64
 MAX_HOSTS = 62  # /30 per host in a /24
 # Planning figures for the memory check (measured RSS plus headroom).
 MEMORY_MIB = {"mysql": 320, "plugin": 30, "mariadb": 150}
+# Extra for a host in a replication group (replication threads, Group Replication's plugin and caches).
+TOPOLOGY_MEMORY_MIB = {"async": 20, "gr": 120}  # measured: ~250 MiB async, ~360 MiB GR
 MEMORY_RESERVE_MIB = 1024
 
 SERVICE_SCRIPT = "/usr/local/sbin/mysql-service"
@@ -82,16 +84,21 @@ class Fleet:
         return self.state["hosts"] if self.state else {}
 
     @property
+    def topology(self):
+        return self.state.get("topology") or [] if self.state else []
+
+    @property
     def inventory(self):
         return self.dir / "inventory.yml"
 
     # ----------------------------------------------------------------- up
-    def up(self, mysql_hosts=1, plugin_host=False, mariadb=False, fleet_id=None):
+    def up(self, mysql_hosts=1, plugin_host=False, mariadb=False, fleet_id=None, topology_spec=None):
         started = time.monotonic()
         plan = [(f"mysql{i}", "mysql") for i in range(1, mysql_hosts + 1)]
         plan += [("plugin1", "plugin")] if plugin_host else []
         plan += [("mariadb1", "mariadb")] if mariadb else []
-        self._preflight(plan)
+        groups = topology.parse(topology_spec, mysql_hosts) if topology_spec is not None else []
+        self._preflight(plan, groups)
         roots = {"mysql": rootfs.ensure_root("mysql", log=self.log)}
         if mariadb:
             roots["mariadb"] = rootfs.ensure_root("mariadb", log=self.log)
@@ -105,7 +112,8 @@ class Fleet:
                     util.safe_rmtree(p) if p.is_dir() else p.unlink()
             self.dir.mkdir(parents=True, exist_ok=True)
             self.state = {"fleet_id": fid, "state_dir": str(self.dir), "status": "starting", "up_pid": os.getpid(),
-                          "roots": {k: str(v) for k, v in roots.items()}, "resources": [], "hosts": {}}
+                          "roots": {k: str(v) for k, v in roots.items()}, "resources": [], "hosts": {},
+                          "topology": groups}
             self.save()
             (REGISTRY / f"fleet-{fid}.json").write_text(json.dumps({"state_dir": str(self.dir)}) + "\n")
             self.record(type="registry", path=str(REGISTRY / f"fleet-{fid}.json"))
@@ -126,7 +134,7 @@ class Fleet:
         self.save()
         return self
 
-    def _preflight(self, plan):
+    def _preflight(self, plan, groups):
         if os.geteuid() != 0:
             raise util.SandboxError("the sandbox needs root (network namespaces, mounts, chroot); run it as root")
         util.require_commands(["ip", "mount", "umount", "chroot", "nsenter", "unshare", "ssh", "ssh-keygen"],
@@ -140,6 +148,7 @@ class Fleet:
         if self.dir.exists() and not self.file.exists() and any(self.dir.iterdir()):
             raise util.SandboxError(f"state dir {self.dir} is not empty and holds no fleet")
         need = sum(MEMORY_MIB[k] for _name, k in plan) + MEMORY_RESERVE_MIB
+        need += sum(TOPOLOGY_MEMORY_MIB[g["kind"]] * len(g["hosts"]) for g in groups)
         avail = _mem_available_mib()
         if need > avail:
             raise util.SandboxError(f"{len(plan)} hosts need about {need} MiB of memory, only {avail} MiB available;"
@@ -172,6 +181,11 @@ class Fleet:
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             for future in [pool.submit(self._start_server, h) for h in servers]:
                 future.result()
+        if self.topology:
+            topology.setup(self, self.topology, log=self.log)
+            for name in (n for g in self.topology for n in g["hosts"]):
+                # Replication added keys (binary log keys, the replicated master key rotation).
+                self._record_keys(self.hosts[name])
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             for future in [pool.submit(self._check_ssh, h) for h in self.hosts.values()]:
                 future.result()
@@ -183,8 +197,11 @@ class Fleet:
         for d in (upper, work, root):
             d.mkdir(parents=True)
         host = {"name": name, "kind": kind, "index": index, "dir": str(hdir), "root": str(root),
-                "ip": f"{SUBNET}.{fid}.{4 * index - 2}", "controller_ip": f"{SUBNET}.{fid}.{4 * index - 3}",
-                "netns": f"{NETNS_PREFIX}f{fid}-{name}", "link": f"kf{fid}h{index}", "lower": str(lower)}
+                "ip": _host_ip(fid, index), "controller_ip": f"{SUBNET}.{fid}.{4 * index - 3}",
+                "netns": f"{NETNS_PREFIX}f{fid}-{name}", "link": f"kf{fid}h{index}", "lower": str(lower),
+                "replication": topology.member(self.topology, name)}
+        if host["replication"]:
+            accounts = topology.accounts(accounts, topology.group_of(self.topology, name))
         self.state["hosts"][name] = host
         self.save()
 
@@ -215,6 +232,13 @@ class Fleet:
         util.run([*ns, "addr", "add", f"{host['ip']}/30", "dev", "eth0"])
         util.run([*ns, "link", "set", "eth0", "up"])
         util.run([*ns, "link", "set", "lo", "up"])
+        if self.topology:
+            # Hosts reach each other through the controller, which forwards between this fleet's
+            # veths only (per-interface forwarding; the global ip_forward stays as it is).
+            util.run([*ns, "route", "add", f"{SUBNET}.{fid}.0/24", "via", host["controller_ip"]])
+            self.record(type="route", netns=host["netns"], dest=f"{SUBNET}.{fid}.0/24")
+            _set_forwarding(host["link"], True)
+            self.record(type="forwarding", link=host["link"])
         # In reverse order this runs after the service stop and the sshd kill, before the
         # namespace and the mounts go: it ends whatever else still runs inside the host.
         self.record(type="sweep", host=name, root=str(root), netns=host["netns"])
@@ -256,6 +280,10 @@ class Fleet:
                  "port = 3306", f"bind-address = {bind}", "skip-name-resolve", 'secure-file-priv = ""']
         lines += ["mysqlx = OFF"] if kind != "mariadb" else []
         lines += [f"{k} = {v}" for k, v in recipe["small_options"].items()]
+        if host.get("replication"):
+            # mysqlN is host N: its address follows from the fleet id.
+            fid = self.state["fleet_id"]
+            lines += topology.server_options(self.topology, name, lambda n: _host_ip(fid, int(n[5:])), fid)
         lines += ["", "[client]", f"socket = {SOCKET}", ""]
         util.write_host_file(root, "/etc/mysql/my.cnf", "\n".join(lines))
 
@@ -322,6 +350,11 @@ class Fleet:
                                         seed.DATABASE], input=seed.key_sql(owner)).stdout.split()
             if out != ["1"] * len(seed.KEYS[owner]):
                 raise util.SandboxError(f"{host['name']}: making keys for {owner} returned {out}")
+        self._record_keys(host)
+
+    def _record_keys(self, host):
+        accts = host["vars"]["mysql_accounts"]
+        mysql = ["mysql", "--batch", "--skip-column-names"]
         out = self.host_exec(host, [*mysql, "-uroot", "-e",
                                     "SELECT KEY_ID, KEY_OWNER FROM performance_schema.keyring_keys"]).stdout
         listed = [tuple((line + "\t").split("\t")[:2]) for line in out.splitlines() if line]
@@ -347,6 +380,14 @@ class Fleet:
                      keyring_component_config="/var/lib/mysql/component_keyring_file.cnf",
                      mysql_accounts=accounts, keyring_expected_keys=[],
                      encrypted_tables={f"{seed.DATABASE}.{t}": len(rows) for t, (_schema, rows) in seed.ENCRYPTED_TABLES.items()})
+            repl = host.get("replication")
+            if repl:
+                v.update(mysql_replication_group=repl["group"], mysql_replication_role=repl["role"],
+                         mysql_server_id=repl["server_id"],
+                         replicated_tables={f"{topology.DATABASE}.{t}": len(rows)
+                                            for t, (_c, rows) in topology.TABLES.items()})
+                if repl["source"]:
+                    v["mysql_replication_source"] = repl["source"]
         elif kind == "plugin":
             v.update(keyring_type="keyring_file", keyring_path=PLUGIN_KEYSTORE,
                      keyring_vector=str(vectors_dir() / PLUGIN_VECTOR))
@@ -369,8 +410,11 @@ class Fleet:
             "keyops_sandbox_state_dir": str(self.dir)},
             "children": {g: {"hosts": {n: h["vars"] for n, h in self.hosts.items() if h["kind"] == g}}
                          for g in groups if any(h["kind"] == g for h in self.hosts.values())}}}
+        for group in self.topology:  # host vars are in the kind groups above
+            inv["all"]["children"][group["name"]] = {"hosts": {n: {} for n in group["hosts"]}}
         header = "# keyops sandbox fleet inventory (JSON, which is YAML). Groups:\n"
         header += "".join(f"#   {g}: {d}\n" for g, d in groups.items())
+        header += "".join(f"#   {g['name']}: {g['kind']} replication group\n" for g in self.topology)
         self.inventory.write_text(header + json.dumps(inv, indent=2) + "\n")
         self.inventory.chmod(0o600)  # holds account passwords
         self.state["inventory"] = str(self.inventory)
@@ -432,6 +476,11 @@ class Fleet:
             killed = util.kill_and_wait(sorted(left))
             if killed:
                 self.log(f"{res['host']}: ended leftover processes {killed}")
+        elif kind == "forwarding":
+            _set_forwarding(res["link"], False)
+        elif kind == "route":
+            if Path(f"/run/netns/{res['netns']}").exists():
+                util.run(["ip", "-n", res["netns"], "route", "del", res["dest"]], check=False)
         elif kind == "link":
             if Path(f"/sys/class/net/{res['name']}").exists():  # gone with its netns peer
                 util.run(["ip", "link", "del", res["name"]])
@@ -473,9 +522,20 @@ class Fleet:
             pidfile = Path(host["root"]) / "run/mysqld/mysqld.pid"
             mpid = int(pidfile.read_text()) if s["status"] == "up" and pidfile.is_file() else None
             mysqld = f"pid {mpid} rss {util.rss_kib(mpid) // 1024} MiB" if mpid and util.alive(mpid) else "stopped"
+            group = f"; {host['replication']['group']}" if host.get("replication") else ""
             lines.append(f"  {host['name']:<9} {host['kind']:<8} {host['ip']:<14} netns {host['netns']:<20}"
-                         f" sshd {'pid ' + str(sshd) if sshd and util.alive(sshd) else 'down'}; server {mysqld}")
+                         f" sshd {'pid ' + str(sshd) if sshd and util.alive(sshd) else 'down'}; server {mysqld}{group}")
         return lines
+
+
+def _host_ip(fid, index):
+    return f"{SUBNET}.{fid}.{4 * index - 2}"
+
+
+def _set_forwarding(link, on):
+    conf = Path(f"/proc/sys/net/ipv4/conf/{link}/forwarding")
+    if conf.exists():  # gone with its veth
+        conf.write_text("1\n" if on else "0\n")
 
 
 def _mem_available_mib():

@@ -101,8 +101,10 @@ def expected_keys(listed, accts):
             types[(key_id, f"{acct['user']}@{acct['host']}")] = key_type
     out = []
     for key_id, owner in listed:
-        # InnoDB master keys (owner "") are AES-256.
-        key_type = types.get((key_id, owner), "AES" if key_id.startswith("INNODBKey-") else None)
+        # InnoDB master keys and binary log keys (owner "") are AES: MySQLReplicationKey_<uuid>_<n> are the
+        # binlog master keys, MySQLReplicationKey_<uuid> holds the current <n> (a 16-byte AES entry).
+        server_key = key_id.startswith(("INNODBKey-", "MySQLReplicationKey_"))
+        key_type = types.get((key_id, owner), "AES" if server_key else None)
         out.append({"id": key_id, "owner": owner, "type": key_type})
     missing = set(types) - set(listed)
     if missing:
