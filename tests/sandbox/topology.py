@@ -36,7 +36,10 @@ MIGRATION_GRANTS = ["REPLICATION_SLAVE_ADMIN ON *.*",
                     "SELECT ON performance_schema.replication_connection_configuration",
                     "SELECT ON performance_schema.replication_applier_status_by_worker",
                     "SELECT ON performance_schema.replication_applier_status",
-                    "SELECT ON performance_schema.replication_group_members"]
+                    "SELECT ON performance_schema.replication_applier_status_by_coordinator",
+                    "SELECT ON performance_schema.replication_group_members",
+                    # The binlog dump threads: how many replicas a source has (keyops.mysql.health_gate, rolling_plan).
+                    "SELECT ON performance_schema.threads"]
 REPLICATION_USER = "keyops_repl"
 RECOVERY_CHANNEL = "group_replication_recovery"
 # group_replication_message_cache_size's minimum (128 MiB); the cache only grows with traffic.
