@@ -64,6 +64,7 @@ def evaluate(seen, expect):
     if expect.get('replicas'):
         connected = status.get('replicas_connected')
         if connected is not None:
+            connected = set(connected)      # a replica that reconnected can leave its old dump thread for a while
             gates.append(_gate('replicas reconnected', len(connected) >= expect['replicas'],
                                '%d of %d replicas connected' % (len(connected), expect['replicas']),
                                'START REPLICA on the replicas that did not come back'))

@@ -122,7 +122,9 @@ def rolling_plan(hosts, reports, work=None, addresses=None, max_unavailable=1, b
             else:
                 info[h]['role'] = 'secondary' if group.get('single_primary', True) else 'member'
     for h in hosts:
+        # One host per replica: a replica that reconnected can leave its old dump thread behind for a while.
         connected = (reports[h] or {}).get('replicas_connected')
+        connected = None if connected is None else sorted(set(connected))
         if connected is not None and len(connected) > info[h]['replicas']:
             problems[h].append(_problem(NOT_IN_PLAY, '%s: %d replica(s) are connected to it (from %s) and only %d '
                                         'of them are in this play: add every replica, so that they go before it'

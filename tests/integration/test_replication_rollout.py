@@ -229,7 +229,7 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
         for thread in [poller] + rotators:
             thread.stop.set()
             thread.join(10)
-    assert code == 0, out[-8000:]
+    assert code == 0, (out[-8000:], report and dict((h, e['reason']) for h, e in report['hosts'].items()))
     assert all(r.rotations > 3 for r in rotators), [r.rotations for r in rotators]
 
     # Availability, as the poller saw it.

@@ -147,3 +147,9 @@ def test_a_failed_member_holds_back_its_group_and_the_budget_holds_back_the_othe
     assert held_back(plan, 'gr3', failures, hosts, 50) == ''
     assert 'more than keyring_migration_max_fail_percentage 0' in held_back(plan, 'gr3', failures, hosts, 0)
     assert held_back(plan, 'gr3', {}, hosts, 0) == ''
+
+
+def test_a_replica_counted_twice_by_a_stale_dump_thread_is_one_replica():
+    reports = async_group()
+    reports['db1']['replicas_connected'] = ['10.0.0.2', '10.0.0.2', '10.0.0.3']
+    assert rolling_plan(['db1', 'db2', 'db3'], reports)['problems']['db1'] == []
