@@ -26,7 +26,8 @@ __metaclass__ = type
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import paused_by_someone_else
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
-from ansible_collections.keyops.mysql.plugins.module_utils.replication import restart_appliers_stopped_by_pause
+from ansible_collections.keyops.mysql.plugins.module_utils.replication import (
+    offline_mode, restart_appliers_stopped_by_pause)
 
 KEYOPS = 'keyops'
 TOOL = 'tool'
@@ -58,6 +59,7 @@ class KeyringPause:
         self.skip_if = skip_if or (lambda: False)
         self.state = None
         self.paused = False         # keyops set keyring_operations OFF, and owes the ON
+        self.offline_mode_before = None
         self.claimed = False        # the tool will set it OFF, and keyops owes the check that it is ON again
 
     # ---- entering ----------------------------------------------------------------------------------------------
@@ -103,6 +105,9 @@ class KeyringPause:
         if self.check_mode:
             session.queries.extend(PAUSE_QUERIES)
             return
+        # A Group Replication member that a rotation during the pause expels sets offline_mode ON: the resume sets it
+        # OFF again only if it was OFF now.
+        self.offline_mode_before = offline_mode(session)
         session.set_keyring_operations(False)
         self.paused = self.result['paused'] = True
         try:
@@ -156,7 +161,7 @@ class KeyringPause:
         and ON alone does not restart it: START REPLICA SQL_THREAD now, once. Recorded, never raised: the keys are
         copied and the server is ON; the health gate reports an applier that is still stopped."""
         try:
-            restarted = restart_appliers_stopped_by_pause(self.session)
+            restarted = restart_appliers_stopped_by_pause(self.session, self.offline_mode_before)
         except MysqlError as exc:
             self.result['replication_recovery_error'] = str(exc)
             return

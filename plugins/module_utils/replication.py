@@ -11,7 +11,11 @@ group's business: they are described by the member's state in replication_group_
 
 The hazard: ALTER INSTANCE ROTATE INNODB MASTER KEY is written to the binary log. A replica whose keyring is paused
 (keyring_operations=OFF) when the rotation reaches it stops its applier with error 3185, and setting the keyring ON
-again does not restart it; START REPLICA after ON does (seen on the real 9.7.4).
+again does not restart it; START REPLICA after ON does (seen on the real 9.7.4). A Group Replication member fares
+worse: its group applier fails on the rotation, the member leaves the group (MEMBER_STATE ERROR) and, as
+group_replication_exit_state_action OFFLINE_MODE (9.x's default) says, sets offline_mode ON, which closes its
+clients' connections; after ON, STOP and START GROUP_REPLICATION bring it back ONLINE with the rotation applied,
+and offline_mode must be set OFF again (seen on the real 9.7.4).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +40,9 @@ _APPLIER_ERRORS_SQL = (
 _COORDINATOR_ERRORS_SQL = (
     'SELECT CHANNEL_NAME, LAST_ERROR_NUMBER, LAST_ERROR_MESSAGE '
     'FROM performance_schema.replication_applier_status_by_coordinator WHERE LAST_ERROR_NUMBER <> 0')
+_GROUP_APPLIER_ERROR_SQL = (
+    "SELECT LAST_ERROR_NUMBER FROM performance_schema.replication_applier_status_by_worker "
+    "WHERE CHANNEL_NAME = 'group_replication_applier' AND LAST_ERROR_NUMBER <> 0")
 _MEMBERS_SQL = ('SELECT MEMBER_ID, MEMBER_HOST, MEMBER_PORT, MEMBER_STATE, MEMBER_ROLE '
                 'FROM performance_schema.replication_group_members')
 # Replicas connected to this server (their binlog dump threads): a source cannot otherwise tell who replicates
@@ -94,7 +101,8 @@ def _group(session):
                for uuid, host, port, state, role in (_rows(session, _MEMBERS_SQL) or ())]
     mine = [m for m in members if m['uuid'] == me]
     single = session.optional_query('SELECT @@GLOBAL.group_replication_single_primary_mode')
-    return dict(name=_text(name[0][0]), members=members,
+    errors = _rows(session, _GROUP_APPLIER_ERROR_SQL) or ()
+    return dict(name=_text(name[0][0]), members=members, applier_error=int(errors[0][0]) if errors else 0,
                 member_state=mine[0]['state'] if mine else 'OFFLINE',
                 member_role=mine[0]['role'] if mine else '',
                 single_primary=bool(int(single[0][0])) if single else True)
@@ -135,12 +143,36 @@ def stopped_by_paused_keyring(channels):
             if c['applier_state'] == 'OFF' and c['applier_error'] == ER_KEYRING_OPERATION]
 
 
-def restart_appliers_stopped_by_pause(session):
+def expelled_by_paused_keyring(group):
+    """Whether this Group Replication member left its group because a rotation reached it while its keyring was
+    paused (its group applier failed with 3185)."""
+    return bool(group) and group['member_state'] == 'ERROR' and group.get('applier_error') == ER_KEYRING_OPERATION
+
+
+def offline_mode(session):
+    rows = session.optional_query('SELECT @@GLOBAL.offline_mode')
+    return bool(int(rows[0][0])) if rows else None
+
+
+def rejoin_group(session, offline_mode_before=None):
+    """STOP and START GROUP_REPLICATION (the member rejoins and applies what it missed, the rotation included), and
+    offline_mode OFF again when it was OFF before the pause (the group's error set it); unknown before, it is left."""
+    session.query('STOP GROUP_REPLICATION')
+    session.query('START GROUP_REPLICATION')
+    if offline_mode_before is False and offline_mode(session):
+        session.query('SET GLOBAL offline_mode = OFF')
+
+
+def restart_appliers_stopped_by_pause(session, offline_mode_before=None):
     """After keyring_operations is ON again: START REPLICA SQL_THREAD on each channel whose applier stopped with
-    3185, once. Returns the channels restarted ([] when none stopped, or the state cannot be read). An applier that
-    stopped for any other reason is left as it is: that is the DBA's, and the health gate reports it."""
+    3185, and a Group Replication member that the same left its group rejoins it, once. Returns the channels
+    recovered (group_replication_applier for a rejoin; [] when none stopped, or the state cannot be read). An applier
+    that stopped for any other reason is left as it is: that is the DBA's, and the health gate reports it."""
     restarted = []
     for channel in stopped_by_paused_keyring(_channels(session)):
         session.query("START REPLICA SQL_THREAD FOR CHANNEL %s", (channel,))
         restarted.append(channel)
+    if expelled_by_paused_keyring(_group(session)):
+        rejoin_group(session, offline_mode_before)
+        restarted.append(GR_CHANNELS[0])
     return restarted

@@ -246,6 +246,19 @@ SCENARIOS = {
             " is search('# Keyring migration report')"]}}],
         cleanup=[{'name': 'Remove the reports', 'ansible.builtin.file': {
             'path': '/var/tmp/keyring-reports', 'state': 'absent'}, 'delegate_to': 'localhost'}]),
+    ('health_gate', 'Note what a source has executed, without waiting'): dict(
+        host='mysql1',
+        check=[{'name': 'Reported, neither waited nor failed', 'ansible.builtin.assert': {'that': [
+            'source_state.passed and source_state is not changed',
+            'source_state.status.server_uuid in source_state.status.gtid_executed',
+            "source_state.gates | map(attribute='name') | list == ['keyring_operations']"]}}]),
+    ('health_gate', 'Wait until a restarted server is healthy and has applied what the source had'): dict(
+        host='mysql1',
+        setup=[{'name': 'What the server has executed', 'keyops.mysql.health_gate': {
+            'wait': False, 'login_unix_socket': '/run/mysqld/mysqld.sock'}, 'register': 'source_state'}],
+        check=[{'name': 'Passed, the GTIDs checked', 'ansible.builtin.assert': {'that': [
+            'example.passed and example is not changed',
+            "'applied what its source had' in example.gates | map(attribute='name') | list"]}}]),
     ('keyring_operations', 'Pause keyring operations for an online key migration'): dict(
         host='mysql1',
         check=[_operations_is(0),

@@ -11,9 +11,10 @@ The tests run in order on one fleet, each moving the servers on from where the o
    replica or secondary is down only before its source or primary is, every server restarted exactly once, and at
    the end replication runs with no error, CHECKSUM TABLE of the replicated encrypted table is equal on every
    member, every member is on the destination, and no key was lost.
-2. The rotation hazard, forced: a replica's keyring is held paused (fault injection) while its source rotates the
-   master key, which stops its applier with error 3185; the run restarts the applier after ON, the report says so,
-   and replication is healthy afterwards.
+2. The rotation hazard, forced: an async replica's and a GR secondary's keyrings are held paused (fault injection)
+   while their sources rotate the master key, which stops the replica's applier with error 3185 and expels the GR
+   member (ERROR, offline_mode ON); the run restarts the applier and has the member rejoin after ON, the report says
+   so, and replication is healthy afterwards.
 3. A replica whose applier was stopped beforehand fails its gate: its group stops (its source is held back and never
    changed), the GR group finishes (a failure budget that allows it), nothing is left paused, the run fails and the
    report names the server, the gate and what it saw.
@@ -261,9 +262,17 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
     assert lines[gr_primary]['wave'] == 3 and lines[gr_primary]['role'] == 'primary'
 
 
-def test_a_rotation_during_a_replicas_pause_stops_its_applier_and_the_run_restarts_it(fleet, tmp_path):
-    # Every host's copy holds its pause for 3 s (fault injection, in the modules' environment): mysql2's pause is
-    # where the rotation lands.
+def gr_member_state(fleet, host):
+    rows = query(fleet, host, "SELECT MEMBER_STATE FROM performance_schema.replication_group_members "
+                              "WHERE MEMBER_ID = @@server_uuid")
+    return rows[0][0] if rows else None
+
+
+def test_a_rotation_during_a_pause_stops_an_applier_or_expels_a_gr_member_and_the_run_recovers_it(fleet, tmp_path):
+    # Every host's copy holds its pause for 3 s (fault injection, in the modules' environment). Wave 1 pauses an
+    # async replica and a GR secondary together: that is where the rotations land.
+    gr_primary = primary(fleet)
+    secondary = [h for h in GR if h != gr_primary][0]
     playbook = tmp_path / 'held-pause.yml'
     playbook.write_text(json.dumps([dict(name='The role, each copy holding its pause for 3 s', hosts='mysql',
                                          gather_facts=False, environment=dict(KEYOPS_FAULT_INJECT='after_pause:sleep=3'),
@@ -271,27 +280,36 @@ def test_a_rotation_during_a_replicas_pause_stops_its_applier_and_the_run_restar
     proc = run(fleet, tmp_path, 'hazard', move('component_keyring_file.r1', 'component_keyring_file.r2'),
                background=True, playbook=playbook)
     deadline = time.time() + 300
-    while query(fleet, 'mysql2', 'SELECT @@GLOBAL.keyring_operations')[0][0] == 1:
-        assert time.time() < deadline and proc.poll() is None, 'mysql2 was never paused'
+    paused = set()
+    while paused != set(['mysql2', secondary]):
+        assert time.time() < deadline and proc.poll() is None, 'mysql2 and %s were never paused together' % secondary
+        paused = set(h for h in ('mysql2', secondary)
+                     if query(fleet, h, 'SELECT @@GLOBAL.keyring_operations')[0][0] == 0)
         time.sleep(0.05)
     query(fleet, 'mysql1', 'ALTER INSTANCE ROTATE INNODB MASTER KEY')
-    stopped_at = time.time() + 2.5
-    saw_stopped = False
-    while time.time() < stopped_at and not saw_stopped:
-        saw_stopped = any(c[1] == 'OFF' and c[2] == 3185 for c in replication_health(fleet, 'mysql2')[0])
+    query(fleet, gr_primary, 'ALTER INSTANCE ROTATE INNODB MASTER KEY')
+    saw_stopped = saw_expelled = False
+    until = time.time() + 2.5
+    while time.time() < until and not (saw_stopped and saw_expelled):
+        saw_stopped = saw_stopped or any(c[1] == 'OFF' and c[2] == 3185 for c in replication_health(fleet, 'mysql2')[0])
+        saw_expelled = saw_expelled or gr_member_state(fleet, secondary) == 'ERROR'
         time.sleep(0.05)
     code, out, report = finish(proc, tmp_path, 'hazard')
     assert saw_stopped, 'the rotation did not stop the paused replica\'s applier (3185)'
-    assert code == 0, out[-8000:]
+    assert saw_expelled, 'the rotation did not expel the paused GR secondary'
+    assert code == 0, (out[-8000:], report and dict((h, e['reason']) for h, e in report['hosts'].items()))
     assert report['hosts']['mysql2']['replication_recovered'] == [''], report['hosts']['mysql2']
+    assert report['hosts'][secondary]['replication_recovered'] == ['group_replication_applier'], \
+        report['hosts'][secondary]
     ok, health = wait_healthy(fleet)
     assert ok, health
-    source_keys = state(fleet, 'mysql1')['keys']
-    replica = state(fleet, 'mysql2')
-    assert replica['data_file'] == KEYSTORES + 'component_keyring_file.r2' and replica['operations'] == 1
-    # The replica applied the rotation: a new INNODBKey of its own.
-    assert len([k for k in replica['keys'] if k.startswith('INNODBKey')]) > 1, replica['keys']
-    assert source_keys
+    # The GR error set offline_mode ON (exit_state_action OFFLINE_MODE); the recovery set it OFF again.
+    assert query(fleet, secondary, 'SELECT @@GLOBAL.offline_mode')[0][0] == 0
+    for host in ('mysql2', secondary):
+        after = state(fleet, host)
+        assert after['data_file'] == KEYSTORES + 'component_keyring_file.r2' and after['operations'] == 1, host
+        # The server applied the rotation: a new INNODBKey of its own.
+        assert len([k for k in after['keys'] if k.startswith('INNODBKey')]) > 1, (host, after['keys'])
 
 
 def test_a_replica_that_fails_its_gate_stops_its_group_and_the_other_group_finishes(fleet, tmp_path):

@@ -69,7 +69,20 @@ class FakeSession:
     # by a master key rotation during the pause (error 3185), as replication.status() reads it.
     stopped_applier = False
 
+    # A Group Replication member that the rotation made leave its group (ERROR, offline_mode ON).
+    expelled = False
+    offline = False
+    server_uuid = 'u-me'
+
     def optional_query(self, sql):
+        if 'offline_mode' in sql:
+            return [(int(self.offline),)]
+        if 'group_replication_group_name' in sql:
+            return [('g1',)] if self.expelled is not None else []
+        if 'replication_group_members' in sql:
+            return [('u-me', 'h', 3306, 'ERROR' if self.expelled else 'ONLINE', '' if self.expelled else 'SECONDARY')]
+        if "'group_replication_applier'" in sql:
+            return [(3185,)] if self.expelled else []
         if 'replication_connection_status' in sql:
             return [('', 'u1', 'ON', 0, '', '', '10.0.0.1', 3306)] if self.stopped_applier else []
         if 'replication_applier_status_by_worker' in sql and self.stopped_applier:
@@ -82,6 +95,10 @@ class FakeSession:
         self.queries.append(sql % tuple("'%s'" % a for a in args) if args else sql)
         if sql.startswith('START REPLICA'):
             self.stopped_applier = False
+        if sql == 'START GROUP_REPLICATION':
+            self.expelled = False
+        if sql == 'SET GLOBAL offline_mode = OFF':
+            self.offline = False
         return []
 
     def close(self):
@@ -105,6 +122,23 @@ def checkpoints(monkeypatch):
 
 
 # ---- keyops pauses the server itself --------------------------------------------------------------------------
+
+def test_a_rotation_during_the_pause_expels_a_gr_member_and_the_resume_has_it_rejoin_and_go_online(checkpoints):
+    session, result = FakeSession(), {}
+    with KeyringPause(session, result):
+        session.expelled = session.offline = True     # the group applier failed: ERROR, offline_mode ON
+    assert session.queries[-3:] == ['STOP GROUP_REPLICATION', 'START GROUP_REPLICATION',
+                                    'SET GLOBAL offline_mode = OFF']
+    assert result['replication_recovered'] == ['group_replication_applier']
+
+
+def test_an_offline_mode_that_was_on_before_the_pause_stays_on(checkpoints):
+    session, result = FakeSession(), {}
+    session.offline = True                          # a DBA drained this server before the migration
+    with KeyringPause(session, result):
+        session.expelled = True
+    assert session.queries[-2:] == ['STOP GROUP_REPLICATION', 'START GROUP_REPLICATION'] and session.offline
+
 
 def test_a_rotation_during_the_pause_stops_the_applier_and_the_resume_restarts_it(checkpoints):
     session, result = FakeSession(), {}
