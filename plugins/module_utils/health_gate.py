@@ -41,16 +41,16 @@ def evaluate(seen, expect):
             continue
         gates.append(_gate(
             '%s receiver' % label, channel['receiver_state'] == 'ON' and not channel['receiver_error'],
-            'receiver %s%s' % (channel['receiver_state'], _error(channel['receiver_error'],
-                                                               channel['receiver_error_message'])),
+            'receiver %s%s' % (channel['receiver_state'],
+                               _error(channel['receiver_error'], channel['receiver_error_message'])),
             'check the source is up and reachable, then START REPLICA IO_THREAD FOR CHANNEL %r' % name))
         fix = 'START REPLICA SQL_THREAD FOR CHANNEL %r' % name
         if channel['applier_error'] == ER_KEYRING_OPERATION:
             fix = 'SET GLOBAL keyring_operations = ON, then ' + fix
         gates.append(_gate(
             '%s applier' % label, channel['applier_state'] == 'ON' and not channel['applier_error'],
-            'applier %s%s' % (channel['applier_state'], _error(channel['applier_error'],
-                                                              channel['applier_error_message'])), fix))
+            'applier %s%s' % (channel['applier_state'],
+                              _error(channel['applier_error'], channel['applier_error_message'])), fix))
     if seen.get('applied_source_gtids') is not None:
         gates.append(_gate('applied what its source had', seen['applied_source_gtids'],
                            'gtid_executed %s' % (status.get('gtid_executed') or 'empty'),

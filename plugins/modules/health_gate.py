@@ -13,7 +13,7 @@ short_description: Wait until a MySQL server is healthy in its replication topol
 version_added: 0.4.0
 description:
   - The gate a server passes after its keyring migration (a reload or a restart) before the next member of its
-    replication group is changed, as the role M(keyops.mysql.keyring_migration) uses it.
+    replication group is changed, as the role C(keyops.mysql.keyring_migration) uses it.
   - "Polls the server until every gate holds or O(timeout) passes: it accepts connections; C(keyring_operations) is
     C(ON); each asynchronous channel it replicated through before (O(channels)) has its receiver and applier C(ON)
     with no error; it has executed every transaction of O(source_gtid_executed) (what its source had when it came

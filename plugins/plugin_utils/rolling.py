@@ -93,9 +93,9 @@ def rolling_plan(hosts, reports, work=None, addresses=None, max_unavailable=1, b
             source = by_uuid.get(channel.get('source_uuid')) or by_address.get(channel.get('source_host'))
             where = '%s:%s' % (channel.get('source_host'), channel.get('source_port'))
             if source is None:
-                problems[h].append(_problem(NOT_IN_PLAY, "%s replicates (channel '%s') from %s, which is not in this "
-                                            "play: add it, so that its replicas go before it" % (h, channel['channel'],
-                                                                                                  where)))
+                msg = ("%s replicates (channel '%s') from %s, which is not in this play: add it, so that its "
+                       "replicas go before it" % (h, channel['channel'], where))
+                problems[h].append(_problem(NOT_IN_PLAY, msg))
                 continue
             info[h]['sources'].append(source)
             info[source]['dependents'].add(h)
@@ -234,8 +234,8 @@ def held_back(plan, host, failures, batch, max_fail_percentage=0):
     members = plan['groups'][place['group']]['members']
     failed_members = [m for m in members if failures.get(m)]
     if failed_members:
-        return 'held back: its replication group %s stopped after %s failed' % (place['group'],
-                                                                                 ', '.join(failed_members))
+        return 'held back: its replication group %s stopped after %s failed' % (
+            place['group'], ', '.join(failed_members))
     failed = [h for h in batch if failures.get(h)]
     if failed and 100.0 * len(failed) / max(1, len(batch)) > float(max_fail_percentage or 0):
         return ('held back: %d of %d hosts failed (%s), more than keyring_migration_max_fail_percentage %s allows'

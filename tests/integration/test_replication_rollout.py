@@ -83,7 +83,7 @@ def run(fleet, tmp_path, name, extra, background=False, playbook='keyops.mysql.m
 
 
 def finish(proc, tmp_path, name):
-    out, _ = proc.communicate(timeout=1200)
+    out = proc.communicate(timeout=1200)[0]
     report_file = tmp_path / name / 'keyring-migration-report.json'
     report = json.loads(report_file.read_text()) if report_file.exists() else None
     return proc.returncode, out, report

@@ -69,7 +69,7 @@ def _run(args):
     elif args.cmd == "up":
         t = time.monotonic()
         f = fleet.Fleet(args.state_dir, log=_log).up(args.hosts, args.plugin_host, args.mariadb, args.fleet_id,
-                                                       args.topology)
+                                                     args.topology)
         for line in f.status_lines():
             _log(line)
         _log(f"fleet up in {time.monotonic() - t:.1f}s; stop it with: python -m tests.sandbox down --state-dir {f.dir}")

@@ -52,7 +52,7 @@ def parse(spec, mysql_hosts):
     """'async:3,gr:3' -> [{"name": "async1", "kind": "async", "hosts": ["mysql1", ...]}, ...]; SandboxError if bad."""
     groups, ordinals, used = [], {k: 0 for k in KINDS}, 0
     for item in str(spec).split(","):
-        kind, _, size = item.strip().partition(":")
+        kind, _sep, size = item.strip().partition(":")
         if kind not in KINDS or not size.isdigit():
             raise util.SandboxError(f"--topology: bad group {item.strip()!r};"
                                     " expected a comma list of async:K and gr:K")

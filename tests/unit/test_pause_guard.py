@@ -149,7 +149,6 @@ def test_a_rotation_during_the_pause_stops_the_applier_and_the_resume_restarts_i
     assert result['replication_recovered'] == ['']
 
 
-
 def test_pauses_for_the_body_and_resumes_after_it(checkpoints):
     session, result, seen = FakeSession(), {}, []
     with KeyringPause(session, result, who_pauses=KEYOPS) as pause:
