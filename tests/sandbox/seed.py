@@ -37,6 +37,13 @@ KEYS = {
 }
 
 
+# What the role's replication-aware preflight and health gate read (keyops.mysql.keyring_info replication: true);
+# threads holds the binlog dump threads, that is how many replicas a source has.
+REPLICATION_TABLES = ("replication_connection_status", "replication_connection_configuration",
+                      "replication_applier_status", "replication_applier_status_by_worker",
+                      "replication_applier_status_by_coordinator", "replication_group_members", "threads")
+
+
 def accounts():
     """Accounts with fresh random passwords (root uses the socket with an empty password)."""
     return {
@@ -51,7 +58,10 @@ def accounts():
         "migration": {"user": "keyops_migrate", "host": "%", "password": secrets.token_hex(12),
                       "grants": ["SYSTEM_VARIABLES_ADMIN, ENCRYPTION_KEY_ADMIN ON *.*",
                                  "SELECT ON performance_schema.keyring_keys",
-                                 "SELECT ON performance_schema.keyring_component_status"]},
+                                 "SELECT ON performance_schema.keyring_component_status"]
+                      # The role reads every server's place in replication (a standalone server's too: only
+                      # the tables tell that it is one).
+                      + ["SELECT ON performance_schema.%s" % table for table in REPLICATION_TABLES]},
     }
 
 

@@ -30,16 +30,10 @@ TABLES = {
     "ledger": ("id INT PRIMARY KEY, account VARCHAR(32) NOT NULL, amount DECIMAL(10,2) NOT NULL",
                [(i, f"account {i}", f"{i * 12.5:.2f}") for i in range(1, 6)]),
 }
-# What a replication-aware migration reads (replica and group state) and does (START REPLICA).
-MIGRATION_GRANTS = ["REPLICATION_SLAVE_ADMIN ON *.*",
-                    "SELECT ON performance_schema.replication_connection_status",
-                    "SELECT ON performance_schema.replication_connection_configuration",
-                    "SELECT ON performance_schema.replication_applier_status_by_worker",
-                    "SELECT ON performance_schema.replication_applier_status",
-                    "SELECT ON performance_schema.replication_applier_status_by_coordinator",
-                    "SELECT ON performance_schema.replication_group_members",
-                    # The binlog dump threads: how many replicas a source has (keyops.mysql.health_gate, rolling_plan).
-                    "SELECT ON performance_schema.threads"]
+# What a replication-aware migration does on a group host, beyond reading (seed.accounts): restart an applier a
+# rotation stopped during a pause (START REPLICA), and have a GR member it expelled rejoin (STOP/START
+# GROUP_REPLICATION).
+MIGRATION_GRANTS = ["REPLICATION_SLAVE_ADMIN, GROUP_REPLICATION_ADMIN ON *.*"]
 REPLICATION_USER = "keyops_repl"
 RECOVERY_CHANNEL = "group_replication_recovery"
 # group_replication_message_cache_size's minimum (128 MiB); the cache only grows with traffic.
