@@ -158,8 +158,9 @@ class KeyringPause:
 
     def _restart_appliers_stopped_by_pause(self):
         """A replicated master key rotation that reached this replica during the pause stopped its applier (3185),
-        and ON alone does not restart it: START REPLICA SQL_THREAD now, once. Recorded, never raised: the keys are
-        copied and the server is ON; the health gate reports an applier that is still stopped."""
+        or made this Group Replication member leave its group, and ON alone repairs neither: START REPLICA
+        SQL_THREAD, or the member rejoins (offline_mode back as it was), now, once. Recorded, never raised: the keys
+        are copied and the server is ON; the health gate reports what is still not running."""
         try:
             restarted = restart_appliers_stopped_by_pause(self.session, self.offline_mode_before)
         except MysqlError as exc:
