@@ -15,7 +15,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import (
-    FACT_PREFIX, HOST_FACTS, run_report, stats)
+    FACT_PREFIX, HOST_FACTS, ROLLING_FACT, run_report, stats)
 
 try:  # ansible-core 2.19+: only trusted text is rendered as a template
     from ansible.template import trust_as_template
@@ -57,10 +57,13 @@ class ActionModule(ActionBase):
         active = set(task_vars.get('ansible_play_hosts') or [])
         hostvars = task_vars.get('hostvars') or {}
         host_facts = {}
-        for host in rollout['run_hosts']:
-            if host in active:
-                host_vars = hostvars[host]
-                host_facts[host] = dict((name, host_vars.get(FACT_PREFIX + name)) for name in HOST_FACTS)
+        reporting = [host for host in rollout['run_hosts'] if host in active]
+        # One rolling plan for the batch (a run_once fact every host of it got): read once, not once per host.
+        plan = hostvars[reporting[0]].get(FACT_PREFIX + ROLLING_FACT) if reporting else None
+        for host in reporting:
+            host_vars = hostvars[host]
+            host_facts[host] = dict((name, host_vars.get(FACT_PREFIX + name)) for name in HOST_FACTS)
+            host_facts[host]['place'] = ((plan or {}).get('hosts') or {}).get(host)
         settings = dict((name, args.get(name)) for name in ('source', 'destination', 'use_after', 'pause_hosts', 'rollback'))
         # --check of the run (the task itself runs with check_mode: false: in check mode the report is the plan).
         check_mode = bool(task_vars.get('ansible_check_mode'))

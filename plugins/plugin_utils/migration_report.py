@@ -24,7 +24,10 @@ FACT_PREFIX = '_keyring_migration_'
 # bulk_copy, and while it was stopped, copy), its plan, and what failed.
 HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'bulk_copy', 'copy', 'plan', 'check', 'action', 'how',
               'restarted', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase', 'problems',
-              'rolling', 'gate', 'held_back')
+              'gate', 'held_back')
+# Not a fact of the host's own: its place in the rollout, which the caller takes from the batch's rolling plan (one
+# plan for the batch, read once) as facts['place'].
+ROLLING_FACT = 'rolling'
 
 _SECRET_KEYS = ('password',)
 
@@ -36,7 +39,7 @@ def _result(value):
 
 def _rolling_fields(facts, host, check_mode):
     """The host's place in the rollout (group, role, wave) and how its health gate went."""
-    place = ((facts.get('rolling') or {}).get('hosts') or {}).get(host) or {}
+    place = facts.get('place') or {}
     gate = _result(facts.get('gate'))
     copy = _result(facts.get('online_copy'))
     if check_mode:

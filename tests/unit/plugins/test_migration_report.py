@@ -147,3 +147,15 @@ def test_no_password_in_the_report():
                      'run-3', SETTINGS, 'now')
     assert 'password' not in doc['source'] and 'password' not in doc['destination']
     assert 's3cret' not in repr(doc) and 't0psecret' not in repr(doc)
+
+
+def test_a_line_gives_the_hosts_place_in_the_rollout_its_gate_and_why_it_was_held_back():
+    place = dict(group='async:db1', role='replica', step=1)
+    gate = dict(passed=True, waited=1.5, gates=[], replication_recovered=[''])
+    line = host_line(switched_online(place=place, gate=gate), 1, PLAY, False, 'db2')
+    assert (line['group'], line['role'], line['wave'], line['gate'], line['replication_recovered']) == (
+        'async:db1', 'replica', 2, 'passed', [''])
+    held = host_line(dict(held_back='held back: its replication group async:db1 stopped after db2 failed',
+                          place=dict(group='async:db1', role='source', step=2)), 1, PLAY, False, 'db1')
+    assert held['status'] == 'held back' and 'db2 failed' in held['reason'] and held['gate'] == 'not run'
+    assert host_line({}, 1, PLAY, False, 'solo')['group'] == 'solo'
