@@ -163,16 +163,19 @@ def rejoin_group(session, offline_mode_before=None):
         session.query('SET GLOBAL offline_mode = OFF')
 
 
-def restart_appliers_stopped_by_pause(session, offline_mode_before=None):
+def restart_appliers_stopped_by_pause(session, offline_mode_before=None, already=()):
     """After keyring_operations is ON again: START REPLICA SQL_THREAD on each channel whose applier stopped with
     3185, and a Group Replication member that the same left its group rejoins it, once. Returns the channels
-    recovered (group_replication_applier for a rejoin; [] when none stopped, or the state cannot be read). An applier
-    that stopped for any other reason is left as it is: that is the DBA's, and the health gate reports it."""
+    recovered (group_replication_applier for a rejoin; [] when none stopped, or the state cannot be read); a channel
+    in `already` (recovered before, by a caller that looks again) is not touched a second time. An applier that
+    stopped for any other reason is left as it is: that is the DBA's, and the health gate reports it."""
     restarted = []
     for channel in stopped_by_paused_keyring(_channels(session)):
+        if channel in already:
+            continue
         session.query("START REPLICA SQL_THREAD FOR CHANNEL %s", (channel,))
         restarted.append(channel)
-    if expelled_by_paused_keyring(_group(session)):
+    if GR_CHANNELS[0] not in already and expelled_by_paused_keyring(_group(session)):
         rejoin_group(session, offline_mode_before)
         restarted.append(GR_CHANNELS[0])
     return restarted

@@ -155,18 +155,10 @@ STILL_STARTING = CANNOT_REACH + (1053,)
 def look(session, params, recovered, may_restart):
     """One look at the server: what every gate sees, after restarting an applier the pause stopped (once)."""
     keyring_on = session.get_keyring_operations()
-    status = replication.status(session)
     if may_restart and keyring_on:
-        for channel in replication.stopped_by_paused_keyring(status['channels']):
-            if channel not in recovered:
-                session.query('START REPLICA SQL_THREAD FOR CHANNEL %s', (channel,))
-                recovered.append(channel)
-                status = replication.status(session)
-        if replication.expelled_by_paused_keyring(status['group']) and replication.GR_CHANNELS[0] not in recovered:
-            # offline_mode before the pause is unknown here: the gate leaves it, and says so.
-            replication.rejoin_group(session)
-            recovered.append(replication.GR_CHANNELS[0])
-            status = replication.status(session)
+        # offline_mode before the pause is unknown here: a member that rejoins keeps it as it is (documented).
+        recovered.extend(replication.restart_appliers_stopped_by_pause(session, already=recovered))
+    status = replication.status(session)
     applied = None
     if params['source_gtid_executed']:
         applied = replication.gtid_subset(session, params['source_gtid_executed'])
