@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import harness, report
+from . import harness, report, rolling
 
 
 def parse_list(text):
@@ -33,7 +33,8 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, default=3, help='repeats of each library / server measurement (default 3)')
     p.add_argument('--server-repeats', type=int, default=5, help='repeats of each server start-up (default 5)')
     p.add_argument('--ansible-repeats', type=int, default=3, help='repeats of each Ansible module run (default 3)')
-    p.add_argument('--skip', default='', help='comma list of parts to skip: throughput,server,pause,rolepause,fleet')
+    p.add_argument('--skip', default='', help='comma list of parts to skip: throughput,server,pause,rolepause,fleet,'
+                                                  'rolling')
     p.add_argument('--baseline-rev', help='also time the keystore library of this git revision (before/after)')
     p.add_argument('--out-dir', type=Path, default=harness.REPO / 'docs', help='where benchmarks.md/.png go')
     p.add_argument('--work-dir', type=Path, help='scratch directory (default: a new one under /tmp)')
@@ -111,6 +112,8 @@ def main(argv=None):
     (work / 'benchmarks-partial.json').write_text(json.dumps(results, indent=1, default=str) + '\n')
     if 'fleet' not in skip:
         results['fleet'] = harness.fleet_scale(work, hosts)
+    if 'rolling' not in skip:
+        results['rolling'] = rolling.rolling(work)
     results['seconds'] = time.time() - started
     results['machine']['load_end'] = report.machine_info()['load']
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,7 @@ def main(argv=None):
 
 
 MEASURED_PARTS = ('throughput', 'ansible_noop_s', 'server_load', 'interleaved', 'pause', 'switch_pause', 'pause_before',
-                  'before_after', 'role_pause', 'role_pause_restart', 'fleet')
+                  'before_after', 'role_pause', 'role_pause_restart', 'fleet', 'rolling')
 
 
 def merge(earlier, later, argv):

@@ -268,13 +268,13 @@ class InterleavedLibraryRuns:
 class SandboxFleet:
     """A fleet of ours (never anyone else's): up in the constructor, down() always."""
 
-    def __init__(self, hosts, state_dir):
+    def __init__(self, hosts, state_dir, topology=None):
         self.state_dir = Path(state_dir)
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         started = time.perf_counter()
-        self.up_result = run([PYTHON, '-m', 'tests.sandbox', 'up', '--hosts', hosts, '--state-dir', self.state_dir],
-                             cwd=REPO, timeout=1200)
+        self.up_result = run([PYTHON, '-m', 'tests.sandbox', 'up', '--hosts', hosts, '--state-dir', self.state_dir]
+                             + (['--topology', topology] if topology else []), cwd=REPO, timeout=1200)
         self.up_seconds = time.perf_counter() - started
         self.state = json.loads((self.state_dir / 'fleet.json').read_text())
         self.inventory = self.state_dir / 'inventory.yml'

@@ -9,6 +9,8 @@ GOAL_PAUSE_S = 0.100         # keyring_operations OFF <= 100 ms at 10k keys
 GOAL_CONTROLLER_CPU_S = 0.5    # issue 16: controller CPU-seconds per host, zero-restart move at 5+ hosts
 GOAL_FLEET_RATIO = 1.5       # 20 hosts <= 1.5x one host
 GOAL_RERUN_MODULE_S = 1.0    # idempotent re-run <= 1 s of module time per host
+GOAL_ROLLING_OVERHEAD = 0.25  # issue 17: a rolling restart of a group <= 25 % above its members' restarts + gates
+GOAL_ROLLING_GROUPS_RATIO = 1.2  # issue 17: 2 groups <= 1.2x one group
 
 
 def machine_info():
@@ -130,6 +132,31 @@ def goals(results):
                         '%s in keyops.mysql modules, %s in all %d tasks (mean per host)'
                         % (_s(fresh['keyops_mean']), _s(fresh['mean']), fresh['tasks']),
                         fresh['keyops_mean'] <= GOAL_RERUN_MODULE_S))
+    out.extend(rolling_goals(results))
+    return out
+
+
+def _rolling_pairs(results):
+    """kind -> (one group's row, two groups' row), for each kind of group measured both ways."""
+    rows = dict(((r['kind'], r['groups']), r) for r in results.get('rolling', []))
+    return dict((kind, (rows[(kind, 1)], rows[(kind, 2)])) for kind, groups in rows if groups == 1 and (kind, 2) in rows)
+
+
+def rolling_goals(results):
+    """Issue 17's two goals, per kind of replication group."""
+    out = []
+    for kind, (one, two) in sorted(_rolling_pairs(results).items()):
+        overhead = one['wall_s'] / one['ideal_s'] - 1
+        out.append(('%s group of 3, every server restarted: wall ≤ %d %% above its restarts + gates'
+                    % (kind, GOAL_ROLLING_OVERHEAD * 100),
+                    '%+.0f %% (%s vs %s; the rollout itself, first pause to last gate, %s: %+.0f %%)'
+                    % (overhead * 100, _s(one['wall_s']), _s(one['ideal_s']), _s(one['rollout_s']),
+                       (one['rollout_s'] / one['ideal_s'] - 1) * 100),
+                    overhead <= GOAL_ROLLING_OVERHEAD))
+        ratio = two['wall_s'] / one['wall_s']
+        out.append(('2 %s groups ≤ %.1f× one group' % (kind, GOAL_ROLLING_GROUPS_RATIO),
+                    '%s (%s vs %s)' % (_r(ratio), _s(two['wall_s']), _s(one['wall_s'])),
+                    ratio <= GOAL_ROLLING_GROUPS_RATIO))
     return out
 
 
@@ -288,6 +315,8 @@ def markdown(results):
                         ', '.join('%s %.1f ms' % (h, x * 1000) for h, x in sorted(row['pauses_s'].items())),
                         row['restarts'], _s(row['wall_s']), _s(row['controller_cpu_s_per_host'])))
         L.append('')
+    if results.get('rolling'):
+        L.extend(rolling_markdown(results['rolling']))
     if results.get('fleet') and any('first_controller_cpu_s_per_host' in r for r in results['fleet']):
         L.append('## Controller CPU per host (keyops.mysql.migrate)')
         L.append('')
@@ -575,3 +604,20 @@ def plot(results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def rolling_markdown(rows):
+    """The rolling restart's section: one line per run."""
+    L = ['## Rolling restart of replication groups (keyops.mysql.migrate, restart_policy: always)', '',
+         'Fresh fleets from `tests.sandbox up --topology kind:3[,kind:3]`; every server restarted, one at a time in '
+         'its group, replicas (secondaries) first. The ideal is a group\'s members\' restarts plus their health gates '
+         'one after the other (from each host\'s timeline in the run\'s report; with two groups, the longer group\'s); '
+         'the rollout runs from the first pause to the last gate; the wall time is the whole playbook.', '',
+         '| groups | servers | restarts | playbook wall | rollout | ideal | wall ÷ ideal | controller CPU |',
+         '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for row in rows:
+        L.append('| %d × %s | %d | %d | %s | %s | %s | %s | %s |'
+                 % (row['groups'], row['kind'], row['hosts'], row['restarts'], _s(row['wall_s']), _s(row['rollout_s']),
+                    _s(row['ideal_s']), _r(_ratio(row['wall_s'], row['ideal_s'])), _s(row['controller_cpu_s'])))
+    L.append('')
+    return L

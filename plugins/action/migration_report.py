@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import (
     FACT_PREFIX, HOST_FACTS, ROLLING_FACT, run_report, stats)
+from ansible_collections.keyops.mysql.plugins.plugin_utils import timeline_svg
 
 try:  # ansible-core 2.19+: only trusted text is rendered as a template
     from ansible.template import trust_as_template
@@ -74,20 +75,28 @@ class ActionModule(ActionBase):
         result.update(changed=False, report=path + '.json', result=doc['result'], run_id=run_id)
         if args.get('only_on_failure') and not failed_here:
             return dict(result, written=False)
-        markdown = self._markdown(doc)
         latest = os.path.join(report_dir, 'keyring-migration-report')
+        # The picture of who was paused, reloading, restarting or gated when (none in check mode: nothing ran).
+        timeline = None
+        if not doc['check_mode'] and timeline_svg.has_timeline(doc['hosts']):
+            timeline = timeline_svg.render(doc['hosts'], title='Keyring migration %s' % run_id)
         try:
             if not os.path.isdir(report_dir):
                 os.makedirs(report_dir, 0o750)
             for base in (path, latest):
                 _write(base + '.json', json.dumps(doc, indent=4, sort_keys=False) + '\n')
-                _write(base + '.md', markdown)
+                if timeline is not None:
+                    _write(base + '.svg', timeline)
+                # Each Markdown report links the picture written beside it under the same name.
+                _write(base + '.md', self._markdown(doc, os.path.basename(base) + '.svg' if timeline else ''))
         except (IOError, OSError) as exc:
             return dict(result, failed=True, msg='cannot write the report in %s: %s; set keyring_migration_report_dir '
                         'to a directory the controller user can write' % (report_dir, to_native(exc)))
         # Job artifacts in AWX / Automation Platform (and the next node of a workflow): the run's summary.
         result['ansible_stats'] = dict(data=dict(keyring_migration=stats(doc, path + '.json')), per_host=False,
                                        aggregate=False)
+        if timeline is not None:
+            result['timeline'] = path + '.svg'
         return dict(result, written=True)
 
     @staticmethod
@@ -99,11 +108,12 @@ class ActionModule(ActionBase):
         except (IOError, OSError, ValueError):
             return None
 
-    def _markdown(self, doc):
-        """The report in Markdown, from the role's template (it ships in the collection, beside this plugin)."""
+    def _markdown(self, doc, timeline_file):
+        """The report in Markdown, from the role's template (it ships in the collection, beside this plugin); it
+        links timeline_file, the picture beside it, when there is one."""
         with open(_TEMPLATE) as handle:
             text = handle.read()
-        templar = self._templar.copy_with_new_env(available_variables=dict(_report=doc))
+        templar = self._templar.copy_with_new_env(available_variables=dict(_report=doc, _timeline_file=timeline_file))
         return templar.template(trust_as_template(text), escape_backslashes=False)
 
 

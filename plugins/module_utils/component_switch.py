@@ -38,6 +38,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic impor
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import real_path
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils import timeline
 
 
 def same_file(one, other):
@@ -195,7 +196,8 @@ class ComponentSwitch:
             self.fail(session, 'keyring_operations could not be set ON again, so it cannot reload its keyring')
         check = ReloadCheck(session, self.component, self.destination_path)
         for _attempt in range(self.MAX_RELOADS):
-            failure = check.reload()
+            with timeline.span(self.result, timeline.RELOADING):
+                failure = check.reload()
             if failure is not None:
                 self.fail(session, failure)
             self.result['keyring_reloaded'] = True

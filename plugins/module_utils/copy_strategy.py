@@ -14,6 +14,7 @@ __metaclass__ = type
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import real_path
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils import timeline
 
 RELOAD_KEYRING = 'ALTER INSTANCE RELOAD KEYRING'
 
@@ -56,7 +57,8 @@ class CopyStrategy:
                       'write drops the copied keys from %s' % (session.where, destination_path))
             return
         try:
-            session.query(RELOAD_KEYRING)
+            with timeline.span(self.result, timeline.RELOADING):
+                session.query(RELOAD_KEYRING)
         except MysqlError as exc:
             raise MysqlError('the keys were copied into %s, which the server uses, but it could not reload its '
                              'keyring (%s): restart it before it creates or rotates a key, or its next key write '

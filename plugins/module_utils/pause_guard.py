@@ -25,9 +25,10 @@ __metaclass__ = type
 
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import paused_by_someone_else
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.faults import checkpoint
-from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
+from ansible_collections.keyops.mysql.plugins.module_utils.mysql import CANNOT_REACH, MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.replication import (
     offline_mode, restart_appliers_stopped_by_pause)
+from ansible_collections.keyops.mysql.plugins.module_utils import timeline
 
 KEYOPS = 'keyops'
 TOOL = 'tool'
@@ -61,6 +62,7 @@ class KeyringPause:
         self.paused = False         # keyops set keyring_operations OFF, and owes the ON
         self.offline_mode_before = None
         self.claimed = False        # the tool will set it OFF, and keyops owes the check that it is ON again
+        self.paused_at = None       # when it went OFF (or the tool was handed the server), for the run's timeline
 
     # ---- entering ----------------------------------------------------------------------------------------------
 
@@ -109,6 +111,7 @@ class KeyringPause:
         # OFF again only if it was OFF now.
         self.offline_mode_before = offline_mode(session)
         session.set_keyring_operations(False)
+        self.paused_at = timeline.now()
         self.paused = self.result['paused'] = True
         try:
             state['during'] = session.get_keyring_operations()
@@ -130,6 +133,7 @@ class KeyringPause:
             self.result['queries'] = list(TOOL_PAUSE_QUERIES)
             return
         session.write_pause_marker()
+        self.paused_at = timeline.now()
         self.claimed = True
         self.state['during'] = False        # the tool pauses it itself
 
@@ -147,14 +151,28 @@ class KeyringPause:
 
     def _resume(self, raise_error):
         try:
-            self.session.set_keyring_operations(True)
+            self._set_on()
             self.state['after'] = self.session.get_keyring_operations()
         except MysqlError as exc:
             self._not_resumed(exc, 'is still', raise_error)
             return
         finally:
             self.paused = False
+            timeline.record(self.result, timeline.PAUSED, self.paused_at)
         self._restart_appliers_stopped_by_pause()
+
+    def _set_on(self):
+        """ON, on a new connection if the pause's was lost (killed, timed out, or closed by offline_mode): a lost
+        connection must not leave the server paused."""
+        try:
+            self.session.set_keyring_operations(True)
+        except MysqlError as exc:
+            if exc.code not in CANNOT_REACH:
+                raise
+            self.session.close()
+            self.session.connect()
+            self.result['reconnected_to_resume'] = True
+            self.session.set_keyring_operations(True)
 
     def _restart_appliers_stopped_by_pause(self):
         """A replicated master key rotation that reached this replica during the pause stopped its applier (3185),
@@ -192,6 +210,7 @@ class KeyringPause:
             return
         finally:
             self.claimed = False
+            timeline.record(self.result, timeline.PAUSED, self.paused_at)
         self._restart_appliers_stopped_by_pause()
 
     def _not_resumed(self, exc, state, raise_error):

@@ -91,6 +91,12 @@ def _channels(session):
     return channels
 
 
+# The login's own global privileges, static and dynamic (information_schema shows a user its own rows).
+_OWN_PRIVILEGES_SQL = (
+    "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', "
+    "SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')")
+
+
 def _group(session):
     """This server's Group Replication membership, or None when it is in no group (or GR is not loaded)."""
     name = session.optional_query('SELECT @@GLOBAL.group_replication_group_name')
@@ -102,10 +108,26 @@ def _group(session):
     mine = [m for m in members if m['uuid'] == me]
     single = session.optional_query('SELECT @@GLOBAL.group_replication_single_primary_mode')
     errors = _rows(session, _GROUP_APPLIER_ERROR_SQL) or ()
+    exit_action = session.optional_query('SELECT @@GLOBAL.group_replication_exit_state_action')
     return dict(name=_text(name[0][0]), members=members, applier_error=int(errors[0][0]) if errors else 0,
                 member_state=mine[0]['state'] if mine else 'OFFLINE',
                 member_role=mine[0]['role'] if mine else '',
-                single_primary=bool(int(single[0][0])) if single else True)
+                single_primary=bool(int(single[0][0])) if single else True,
+                exit_state_action=_text(exit_action[0][0]).upper() if exit_action else None,
+                login_outlasts_offline_mode=login_outlasts_offline_mode(session))
+
+
+def login_outlasts_offline_mode(session):
+    """Whether this login keeps its connection, and may connect, while offline_mode is ON: it holds CONNECTION_ADMIN
+    or SUPER (granted to the user itself; one held through a role is not seen). None when that cannot be read.
+
+    A GR member that a replicated rotation expels during the pause turns offline_mode ON (exit_state_action
+    OFFLINE_MODE), which disconnects every other login before it can set keyring_operations ON again: seen on 9.7.4,
+    it left the server paused."""
+    rows = _rows(session, _OWN_PRIVILEGES_SQL)
+    if rows is None:
+        return None
+    return any(_text(privilege) in ('CONNECTION_ADMIN', 'SUPER') for (privilege,) in rows)
 
 
 def _normalise_gtid_set(value):

@@ -140,11 +140,19 @@ replication_recovered:
   type: list
   elements: str
   sample: []
+timeline:
+  description:
+    - How long the gate waited, for the run's timeline - one span V(gate) with its C(start) and C(end) (seconds
+      since the epoch, on the managed host).
+  returned: when the gate waited (O(wait=true), not in check mode)
+  type: list
+  elements: dict
+  sample: [{phase: gate, start: 1796205300.125, end: 1796205302.625}]
 '''
 
 import time
 
-from ansible_collections.keyops.mysql.plugins.module_utils import health_gate, replication
+from ansible_collections.keyops.mysql.plugins.module_utils import health_gate, replication, timeline
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import CANNOT_REACH, MysqlError
 
@@ -187,6 +195,7 @@ def main():
 
     def body():
         started = time.monotonic()
+        started_at = timeline.now()
         recovered = []
         may_restart = params['restart_stopped_applier'] and wait
         unreachable = None
@@ -207,6 +216,8 @@ def main():
             time.sleep(params['poll_interval'])
         module.result.update(passed=passed, waited=waited, gates=gates or [], status=status,
                              replication_recovered=recovered, changed=bool(recovered))
+        if wait:
+            timeline.record(module.result, timeline.GATE, started_at)
         if wait and not passed:
             saw = unreachable if gates is None else health_gate.describe(gates)
             module.fail_json(msg='%s did not pass its health gate in %d s: %s'

@@ -423,8 +423,9 @@ replication:
   description:
     - With O(replication=true), the server's replication state - C(server_uuid), C(gtid_executed), C(channels) (each
       asynchronous channel with its source's uuid, host and port, receiver and applier state and errors),
-      C(group) (the Group Replication group name, this member's state and role, the members) or V(null),
-      C(replicas_connected) (the hosts of the replicas connected to it).
+      C(group) (the Group Replication group name, this member's state and role, the members, its
+      C(exit_state_action), and C(login_outlasts_offline_mode) - whether the login holds C(CONNECTION_ADMIN) or
+      C(SUPER)) or V(null), C(replicas_connected) (the hosts of the replicas connected to it).
   returned: when O(replication=true)
   type: dict
   sample: {server_uuid: 3c1f..., gtid_executed: '3c1f...:1-42', group: null, replicas_connected: ['10.0.0.2'],

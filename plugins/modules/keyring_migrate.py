@@ -418,6 +418,21 @@ replication_recovery_error:
   description: Why such an applier could not be restarted (the keys are copied; the role's health gate fails).
   returned: when the restart failed
   type: str
+reconnected_to_resume:
+  description:
+    - True when the connection that paused the server was lost during the copy (killed, timed out, or closed by
+      C(offline_mode)) and the module opened a new one to set C(keyring_operations) ON again.
+  returned: when that happened
+  type: bool
+timeline:
+  description:
+    - When the server was paused (V(paused), from C(keyring_operations=OFF) to C(ON)) and reloading its keyring
+      (V(reloading)), for the run's timeline - spans with C(phase), C(start) and C(end), in seconds since the epoch
+      on the managed host.
+  returned: when the server was paused or reloaded (not in check mode)
+  type: list
+  elements: dict
+  sample: [{phase: paused, start: 1796205300.125, end: 1796205300.139}, {phase: reloading, start: 1796205300.141, end: 1796205300.152}]
 keyring_reloaded:
   description:
     - Whether the server, whose keyring component uses the destination, was made to read the copied keys

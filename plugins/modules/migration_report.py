@@ -16,7 +16,8 @@ version_added: 0.5.0
 description:
   - The role C(keyops.mysql.keyring_migration) runs this once per batch (C(run_once)) to write the run's report,
     C(keyring-migration-<run id>.json) and C(.md) in O(dir), and a copy as C(keyring-migration-report.json) and
-    C(.md).
+    C(.md); and when a server was paused, reloaded, restarted or gated, the run's timeline as an image, C(.svg)
+    under both names, which the Markdown report links.
   - Each host of the batch gets its line from what the role recorded on it (its C(_keyring_migration_*) variables); a
     host of the batch that is no longer in the play (unreachable, or failed before it could report) is V(failed).
     Lines an earlier batch or play of the same run wrote stay; hosts of later batches are V(pending), or V(not run)
@@ -100,6 +101,14 @@ run_id:
   returned: always
   type: str
   sample: 20261202T101500Z-3f2a
+timeline:
+  description:
+    - The picture of the run (SVG) on the controller - per replication group and server, when it was paused,
+      reloading its keyring, restarting and waiting on its health gate, and how it ended. The Markdown report links
+      it; a copy is C(keyring-migration-report.svg).
+  returned: when a server was paused, reloaded, restarted or gated (never in check mode)
+  type: str
+  sample: /home/dba/.ansible/keyops.mysql/reports/keyring-migration-20261202T101500Z-3f2a.svg
 written:
   description: Whether the report was written (V(false) with O(only_on_failure) and no failed host).
   returned: success

@@ -24,7 +24,7 @@ FACT_PREFIX = '_keyring_migration_'
 # bulk_copy, and while it was stopped, copy), its plan, and what failed.
 HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'bulk_copy', 'copy', 'plan', 'check', 'action', 'how',
               'restarted', 'rolled_back', 'resumed_interrupted_run', 'failure', 'failed_phase', 'problems',
-              'gate', 'held_back')
+              'gate', 'held_back', 'restart_started', 'restart_ended')
 # Not a fact of the host's own: its place in the rollout, which the caller takes from the batch's rolling plan (one
 # plan for the batch, read once) as facts['place'].
 ROLLING_FACT = 'rolling'
@@ -62,6 +62,25 @@ def _rolling_fields(facts, host, check_mode):
                                          + (gate.get('replication_recovered') or []))),
         held_back=facts.get('held_back') or '',
     )
+
+
+def _timeline(facts, check_mode):
+    """The host's spans for the run's timeline, in time order: paused and reloading (its copies' results, in the
+    host's clock), restarting (the role's restart.yml, in the controller's clock) and gate (its health gate). In check
+    mode nothing ran: no spans."""
+    if check_mode:
+        return []
+    spans = []
+    for name in ('online_copy', 'bulk_copy', 'copy', 'gate'):
+        spans.extend(span for span in _result(facts.get(name)).get('timeline') or () if isinstance(span, dict))
+    try:
+        started = float(facts.get('restart_started'))
+        ended = float(facts.get('restart_ended') or started)
+    except (TypeError, ValueError):     # not restarted (None), or a value this role did not write
+        pass
+    else:
+        spans.append(dict(phase='restarting', start=round(started, 3), end=round(ended, 3)))
+    return sorted(spans, key=lambda span: (span.get('start') or 0, span.get('phase') or ''))
 
 
 def host_line(facts, batch, play, check_mode, host=None):
@@ -160,6 +179,8 @@ def host_line(facts, batch, play, check_mode, host=None):
         # Put back on its previous configuration and keystore after it did not come back from a switch: by
         # keyring_migrate on the way without a restart, by the role's restart.yml on the restarting procedure.
         rolled_back=bool(facts.get('rolled_back')) or bool(copy.get('switch_rolled_back')),
+        # Who was paused, reloading, restarting or gated when: the report draws it (timeline_svg).
+        timeline=_timeline(facts, check_mode),
         rollback=('keyops.mysql.rollback: back to the source, with the keys the destination gained'
                   if action == 'switch' else 'nothing to undo: the server keeps its keystore'),
     )

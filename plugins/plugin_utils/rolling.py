@@ -25,7 +25,8 @@ NOT_IN_PLAY = 'replication_member_not_in_play'
 CYCLE = 'replication_cycle'
 UNKNOWN = 'replication_unknown'
 SPANS_BATCHES = 'replication_group_spans_batches'
-CODES = (NOT_IN_PLAY, CYCLE, UNKNOWN, SPANS_BATCHES)
+OFFLINE_MODE_LOGIN = 'replication_login_lacks_connection_admin'
+CODES = (NOT_IN_PLAY, CYCLE, UNKNOWN, SPANS_BATCHES, OFFLINE_MODE_LOGIN)
 
 
 def _problem(code, msg):
@@ -104,6 +105,14 @@ def rolling_plan(hosts, reports, work=None, addresses=None, max_unavailable=1, b
         group = report.get('group')
         if group:
             info[h]['gr_group'] = group['name']
+            if (work.get(h) and group.get('exit_state_action') == 'OFFLINE_MODE'
+                    and group.get('login_outlasts_offline_mode') is False):
+                problems[h].append(_problem(OFFLINE_MODE_LOGIN, (
+                    '%s: a master key rotation that reaches this Group Replication member while its keyring is '
+                    'paused makes it leave the group and turn offline_mode ON (group_replication_exit_state_action '
+                    'OFFLINE_MODE), which disconnects this login before it can set keyring_operations ON again: '
+                    'GRANT CONNECTION_ADMIN ON *.* to the login (directly, not through a role), or set '
+                    'group_replication_exit_state_action to READ_ONLY') % h))
             for member in group.get('members') or ():
                 peer = by_uuid.get(member['uuid'])
                 if peer is None:
@@ -222,6 +231,34 @@ def _check_batches(group_id, ordered, batches, problems):
                                         'every batch hold whole groups (keyring_migration_batch_size, or order the '
                                         'inventory by group)' % (h, group_id, ', '.join(ordered),
                                                                  ', '.join(str(i + 1) for i in sorted(where)))))
+
+
+def order(plan, ways):
+    """The rollout as a reader wants it in check mode: one line per replication group, in wave order, each server
+    with its role and its way (ways: host -> e.g. 'reload' or 'restart'); standalone servers together on one line;
+    the servers with nothing to do last."""
+    lines, standalone, idle = [], [], []
+    for group_id, group in sorted(plan['groups'].items(), key=lambda item: _first_step(item[1])):
+        idle.extend(h for h in group['members'] if plan['hosts'][h]['step'] is None)
+        if not group['steps']:
+            continue
+        if group['kind'] == 'standalone':
+            standalone.append('%s (%s)' % (group['steps'][0][0], ways.get(group['steps'][0][0]) or '?'))
+            continue
+        steps = ['wave %d: %s' % (index + 1, ', '.join('%s (%s, %s)' % (h, plan['hosts'][h]['role'],
+                                                                        ways.get(h) or '?') for h in step))
+                 for index, step in enumerate(group['steps'])]
+        lines.append('%s %s - %s' % (group['kind'].replace('_', ' '), group_id, '; '.join(steps)))
+    if standalone:
+        lines.append('standalone servers, all in wave 1: %s' % ', '.join(standalone))
+    if idle:
+        lines.append('nothing to do (no wave): %s' % ', '.join(idle))
+    return lines
+
+
+def _first_step(group):
+    """Sort key: groups with work first, by name."""
+    return (not group['steps'], group['members'][0])
 
 
 def held_back(plan, host, failures, batch, max_fail_percentage=0):

@@ -8,13 +8,16 @@ mysql6 secondaries), from `tests.sandbox up --topology async:3,gr:3`.
 The tests run in order on one fleet, each moving the servers on from where the one before left them:
 1. restart_policy always, while a job on each group's source rotates the InnoDB master key every ~300 ms and a
    poller connects to every server every 100 ms: the poller never sees two members of a group down at once, a
-   replica or secondary is down only before its source or primary is, every server restarted exactly once, and at
-   the end replication runs with no error, CHECKSUM TABLE of the replicated encrypted table is equal on every
-   member, every member is on the destination, and no key was lost.
-2. The rotation hazard, forced: an async replica's and a GR secondary's keyrings are held paused (fault injection)
-   while their sources rotate the master key, which stops the replica's applier with error 3185 and expels the GR
-   member (ERROR, offline_mode ON); the run restarts the applier and has the member rejoin after ON, the report says
-   so, and replication is healthy afterwards.
+   replica or secondary is down only before its source or primary is, the two groups are down side by side (in
+   parallel, wave by wave), every server restarted exactly once, keyring_migration_before_primary ran for the source
+   and the primary only, after their replicas and before they went down, and at the end replication runs with no
+   error, CHECKSUM TABLE of the replicated encrypted table is equal on every member, every member is on the
+   destination, and no key was lost. The report's timeline (and its picture) shows each server's restart where the
+   poller saw it down.
+2. The rotation hazard, forced, with the least-privileged login (keyops_migrate, not root): an async replica's and a
+   GR secondary's keyrings are held paused (fault injection) while their sources rotate the master key, which stops
+   the replica's applier with error 3185 and expels the GR member (ERROR, offline_mode ON); the run restarts the
+   applier and has the member rejoin after ON, the report says so, and replication is healthy afterwards.
 3. A replica whose applier was stopped beforehand fails its gate: its group stops (its source is held back and never
    changed), the GR group finishes (a failure budget that allows it), nothing is left paused, the run fails and the
    report names the server, the gate and what it saw.
@@ -29,6 +32,7 @@ import os
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 
 import pymysql
 import pytest
@@ -217,6 +221,14 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
     before = dict((h, state(fleet, h)) for h in HOSTS)
     gr_primary = primary(fleet)
     assert gr_primary in GR
+    # The user's hook before a source or primary is changed (a switchover, say): here it notes when it ran, and for
+    # whom, on the controller.
+    hook_notes = tmp_path / 'before-primary'
+    hook_notes.mkdir()
+    hook = tmp_path / 'before_primary.yml'
+    hook.write_text(json.dumps([{'name': 'Note when the hook ran', 'delegate_to': 'localhost', 'become': False,
+                                 'ansible.builtin.copy': dict(content='{{ now().timestamp() }}',
+                                                              dest=str(hook_notes) + '/{{ inventory_hostname }}')}]))
     poller = Poller(fleet, HOSTS)
     rotators = [Rotator(fleet, ASYNC[:1]), Rotator(fleet, [gr_primary] + [h for h in GR if h != gr_primary])]
     poller.start()
@@ -224,7 +236,8 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
         rotator.start()
     try:
         code, out, report = run(fleet, tmp_path, 'always', move('component_keyring_file', 'component_keyring_file.r1',
-                                                                keyring_migration_restart_policy='always'))
+                                                                keyring_migration_restart_policy='always',
+                                                                keyring_migration_before_primary=str(hook)))
     finally:
         time.sleep(1)
         for thread in [poller] + rotators:
@@ -239,11 +252,16 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
         assert poller.down_together(members) == [], (group, poller.down_together(members)[:5])
     for host in HOSTS:
         assert len(down.get(host, [])) == 1, (host, down.get(host))      # restarted exactly once
-    # Replicas (and GR secondaries) were down only before their source (the primary at the start) went down.
+    # Replicas (and GR secondaries) were down only before their source (the primary at the start) went down; the
+    # hook ran for the source and the primary only, after their replicas were back and before they went down.
+    assert sorted(os.listdir(str(hook_notes))) == sorted([ASYNC[0], gr_primary])
     for source, members in ((ASYNC[0], ASYNC), (gr_primary, GR)):
+        hook_ran = float((hook_notes / source).read_text())
+        assert hook_ran < down[source][0][0], (source, hook_ran, down[source])
         for host in members:
             if host != source:
                 assert down[host][0][1] < down[source][0][0], (host, down[host], source, down[source])
+                assert down[host][0][1] < hook_ran, (host, down[host], hook_ran)
 
     ok, health = wait_healthy(fleet)
     assert ok, health
@@ -261,6 +279,28 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
     assert [lines[h]['wave'] for h in ASYNC] == [3, 1, 2]
     assert lines[gr_primary]['wave'] == 3 and lines[gr_primary]['role'] == 'primary'
 
+    # The groups went in parallel: in each wave, the async member and the GR member were down at the same time.
+    for wave in (1, 2, 3):
+        (a_down,), (g_down,) = [down[h] for h in HOSTS if lines[h]['wave'] == wave]
+        assert max(a_down[0], g_down[0]) < min(a_down[1], g_down[1]), (wave, a_down, g_down)
+
+    # The timeline shows each server's copy pause, then its restart where the poller saw it down, then its gate.
+    for host in HOSTS:
+        phases = [span['phase'] for span in lines[host]['timeline']]
+        assert phases == ['paused', 'restarting', 'gate'], (host, lines[host]['timeline'])
+        paused, restart, gate = lines[host]['timeline']
+        (first_down, last_down), = down[host]
+        assert paused['end'] <= restart['start'] and restart['end'] <= gate['start'] + 0.5, lines[host]['timeline']
+        assert restart['start'] - 0.5 <= first_down and last_down <= restart['end'] + 0.5, (host, restart, down[host])
+    # ... and its picture, linked from the Markdown report, names every server.
+    report_dir = tmp_path / 'always'
+    picture = ElementTree.parse(str(report_dir / 'keyring-migration-report.svg'))
+    drawn = ' '.join(picture.getroot().itertext())
+    assert all(host in drawn for host in HOSTS), drawn[:2000]
+    assert '](keyring-migration-report.svg)' in (report_dir / 'keyring-migration-report.md').read_text()
+    run_markdown = report_dir / ('keyring-migration-%s.md' % report['run_id'])
+    assert '](keyring-migration-%s.svg)' % report['run_id'] in run_markdown.read_text()
+
 
 def gr_member_state(fleet, host):
     rows = query(fleet, host, "SELECT MEMBER_STATE FROM performance_schema.replication_group_members "
@@ -277,7 +317,13 @@ def test_a_rotation_during_a_pause_stops_an_applier_or_expels_a_gr_member_and_th
     playbook.write_text(json.dumps([dict(name='The role, each copy holding its pause for 3 s', hosts='mysql',
                                          gather_facts=False, environment=dict(KEYOPS_FAULT_INJECT='after_pause:sleep=3'),
                                          roles=['keyops.mysql.keyring_migration'])]))
-    proc = run(fleet, tmp_path, 'hazard', move('component_keyring_file.r1', 'component_keyring_file.r2'),
+    # The least-privileged login: what tests/sandbox/seed.py grants keyops_migrate (the keyring, the replication
+    # tables, and on a group's hosts REPLICATION_SLAVE_ADMIN and GROUP_REPLICATION_ADMIN for the recovery), no SELECT
+    # on the application's tables, so no verification queries.
+    least = dict(login_unix_socket='/run/mysqld/mysqld.sock', login_user='keyops_migrate',
+                 login_password='{{ mysql_accounts.migration.password }}')
+    proc = run(fleet, tmp_path, 'hazard', move('component_keyring_file.r1', 'component_keyring_file.r2',
+                                               keyring_migration_login=least, keyring_migration_verify_queries=[]),
                background=True, playbook=playbook)
     deadline = time.time() + 300
     paused = set()

@@ -34,6 +34,9 @@ TABLES = {
 # rotation stopped during a pause (START REPLICA), and have a GR member it expelled rejoin (STOP/START
 # GROUP_REPLICATION).
 MIGRATION_GRANTS = ["REPLICATION_SLAVE_ADMIN, GROUP_REPLICATION_ADMIN ON *.*"]
+# On a GR member, also CONNECTION_ADMIN: a member that a rotation expels during the pause turns offline_mode ON
+# (exit_state_action OFFLINE_MODE), which disconnects any login without it before it can resume the keyring.
+GR_MIGRATION_GRANTS = ["CONNECTION_ADMIN ON *.*"]
 REPLICATION_USER = "keyops_repl"
 RECOVERY_CHANNEL = "group_replication_recovery"
 # group_replication_message_cache_size's minimum (128 MiB); the cache only grows with traffic.
@@ -87,7 +90,7 @@ def group_of(groups, name):
 def accounts(base, group):
     """A group host's accounts: the migration account may read and restart replication; a replication account."""
     accts = copy.deepcopy(base)
-    accts["migration"]["grants"] += MIGRATION_GRANTS
+    accts["migration"]["grants"] += MIGRATION_GRANTS + (GR_MIGRATION_GRANTS if group["kind"] == "gr" else [])
     accts["replication"] = {"user": REPLICATION_USER, "host": "%", "password": group["password"],
                             # Made on every member (before the GTID reset): any member can be a source or donor.
                             "grants": ["REPLICATION SLAVE ON *.*"]}

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.keyops.mysql.plugins.module_utils import pause_guard
+from ansible_collections.keyops.mysql.plugins.module_utils import pause_guard, timeline
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.pause_guard import KEYOPS, TOOL, KeyringPause
@@ -339,3 +339,65 @@ def test_tool_path_in_check_mode_only_probes():
 def test_who_pauses_is_checked():
     with pytest.raises(ValueError):
         KeyringPause(FakeSession(), {}, who_pauses='dba')
+
+
+# ---- the run's timeline ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def clock(monkeypatch):
+    """timeline.now() returns these times in turn."""
+    times = []
+    monkeypatch.setattr(timeline, 'now', lambda: times.pop(0))
+    return times
+
+
+def test_the_pause_is_one_span_of_the_timeline_from_off_to_on(checkpoints, clock):
+    clock.extend([100.0, 100.0125])
+    session, result = FakeSession(), {}
+    with KeyringPause(session, result):
+        assert session.keyring_operations is False
+    assert result['timeline'] == [dict(phase='paused', start=100.0, end=100.013)]
+
+
+def test_a_pause_whose_body_failed_is_on_the_timeline_too(checkpoints, clock):
+    clock.extend([7.0, 9.5])
+    session, result = FakeSession(), {}
+    with pytest.raises(Failure):
+        with KeyringPause(session, result):
+            raise Failure('the copy failed')
+    assert result['timeline'] == [dict(phase='paused', start=7.0, end=9.5)]
+
+
+def test_no_pause_no_span(checkpoints, clock):
+    session, result = FakeSession(), {}
+    with KeyringPause(session, result, skip_if=lambda: True):
+        pass
+    assert 'timeline' not in result and clock == []
+
+
+def test_the_tools_pause_is_a_span_from_the_hand_over_to_the_check_after_it(clock):
+    clock.extend([50.0, 53.0])
+    session, result = FakeSession(), {}
+    with KeyringPause(session, result, who_pauses=TOOL):
+        session.keyring_operations = False
+        session.keyring_operations = True
+    assert result['timeline'] == [dict(phase='paused', start=50.0, end=53.0)]
+
+
+def test_a_lost_connection_is_reopened_to_resume(checkpoints):
+    # The pause's connection was killed (or closed by offline_mode) while the copy ran: ON on a new one.
+    session, result = FakeSession(), {}
+    lost_once = []
+    real_set = session.set_keyring_operations
+
+    def set_keyring_operations(enabled):
+        if enabled and not lost_once:
+            lost_once.append(True)
+            session.queries.append(ON)
+            raise MysqlError('MySQL error 2006: MySQL server has gone away', 2006)
+        real_set(enabled)
+    session.set_keyring_operations = set_keyring_operations
+    with KeyringPause(session, result):
+        pass
+    assert session.keyring_operations is True and session.marker is None and session.connected == 2
+    assert result['reconnected_to_resume'] is True and result['keyring_operations']['after'] is True

@@ -159,3 +159,20 @@ def test_a_line_gives_the_hosts_place_in_the_rollout_its_gate_and_why_it_was_hel
                           place=dict(group='async:db1', role='source', step=2)), 1, PLAY, False, 'db1')
     assert held['status'] == 'held back' and 'db2 failed' in held['reason'] and held['gate'] == 'not run'
     assert host_line({}, 1, PLAY, False, 'solo')['group'] == 'solo'
+
+
+def test_the_timeline_holds_the_pause_the_reload_the_restart_and_the_gate_in_time_order():
+    spans = [dict(phase='paused', start=10.0, end=10.012), dict(phase='reloading', start=10.02, end=10.03)]
+    gate = dict(passed=True, waited=2.5, gates=[], timeline=[dict(phase='gate', start=31.0, end=33.5)])
+    facts = switched_online(online_copy=dict(switched_online()['online_copy'], timeline=spans), gate=gate,
+                            restart_started='20.5', restart_ended=30.25)
+    line = host_line(facts, 1, PLAY, False)
+    assert [(s['phase'], s['start'], s['end']) for s in line['timeline']] == [
+        ('paused', 10.0, 10.012), ('reloading', 10.02, 10.03), ('restarting', 20.5, 30.25), ('gate', 31.0, 33.5)]
+
+
+def test_a_restart_that_never_ended_is_a_span_of_no_length_and_check_mode_has_no_timeline():
+    facts = switched_online(online_copy=dict(skipped=True), restart_started=5.0, restart_ended=None,
+                            gate=dict(skipped=True, timeline=[dict(phase='gate', start=1, end=2)]))
+    assert host_line(facts, 1, PLAY, False)['timeline'] == [dict(phase='restarting', start=5.0, end=5.0)]
+    assert host_line(facts, 1, PLAY, True)['timeline'] == []

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rolling order: groups from what servers report, replicas before sources, at most max_unavailable a step."""
 
+from ansible_collections.keyops.mysql.plugins.filter.rolling_order import rolling_order
 from ansible_collections.keyops.mysql.plugins.plugin_utils.rolling import (
-    CYCLE, NOT_IN_PLAY, SPANS_BATCHES, UNKNOWN, rolling_plan)
+    CYCLE, NOT_IN_PLAY, OFFLINE_MODE_LOGIN, SPANS_BATCHES, UNKNOWN, order, rolling_plan)
 
 
 def standalone(uuid):
@@ -153,3 +154,47 @@ def test_a_replica_counted_twice_by_a_stale_dump_thread_is_one_replica():
     reports = async_group()
     reports['db1']['replicas_connected'] = ['10.0.0.2', '10.0.0.2', '10.0.0.3']
     assert rolling_plan(['db1', 'db2', 'db3'], reports)['problems']['db1'] == []
+
+
+def test_the_order_check_mode_prints_names_each_groups_waves_roles_and_ways():
+    reports = dict(async_group(), **gr_group())
+    reports['solo'] = standalone('s1')
+    reports['idle'] = standalone('s2')
+    hosts = ['db1', 'db2', 'db3', 'gr1', 'gr2', 'gr3', 'solo', 'idle']
+    plan = rolling_plan(hosts, reports, work=dict((h, h != 'idle') for h in hosts), max_unavailable=2)
+    ways = dict((h, 'restart') for h in hosts)
+    ways['solo'] = 'reload, no restart'
+    assert order(plan, ways) == [
+        'async async:db1 - wave 1: db2 (replica, restart), db3 (replica, restart); wave 2: db1 (source, restart)',
+        'group replication gr:grp - wave 1: gr2 (secondary, restart), gr3 (secondary, restart); '
+        'wave 2: gr1 (primary, restart)',
+        'standalone servers, all in wave 1: solo (reload, no restart)',
+        'nothing to do (no wave): idle',
+    ]
+
+
+def test_the_order_filter_reads_each_hosts_way_from_the_roles_plan():
+    plan = rolling_plan(['db1', 'db2', 'db3'], async_group())
+    hostvars = {'db1': dict(_keyring_migration_how='restart', _keyring_migration_action='switch'),
+                'db2': dict(_keyring_migration_how='reload', _keyring_migration_action='switch'),
+                'db3': dict(_keyring_migration_how='online', _keyring_migration_action='none')}
+    assert rolling_order(plan, hostvars) == [
+        'async async:db1 - wave 1: db2 (replica, reload, no restart); wave 2: db3 (replica, copy only, no restart); '
+        'wave 3: db1 (source, restart)']
+
+
+def test_a_gr_login_that_offline_mode_would_disconnect_is_refused_before_any_pause():
+    # Seen on 9.7.4: a rotation during the pause expels the member, offline_mode ON disconnects a login without
+    # CONNECTION_ADMIN, and nothing can set keyring_operations ON again.
+    reports = gr_group()
+    for name, report in reports.items():
+        report['group'].update(exit_state_action='OFFLINE_MODE', login_outlasts_offline_mode=name != 'gr2')
+    reports['gr3']['group']['exit_state_action'] = 'READ_ONLY'
+    reports['gr3']['group']['login_outlasts_offline_mode'] = False
+    hosts = ['gr1', 'gr2', 'gr3']
+    plan = rolling_plan(hosts, reports)
+    assert dict((h, [p['code'] for p in plan['problems'][h]]) for h in hosts) == dict(
+        gr1=[], gr2=[OFFLINE_MODE_LOGIN], gr3=[])
+    assert 'GRANT CONNECTION_ADMIN' in plan['problems']['gr2'][0]['msg']
+    # Nothing to do on it, no pause: no problem.
+    assert not rolling_plan(hosts, reports, work=dict(gr1=True, gr2=False, gr3=True))['problems']['gr2']
