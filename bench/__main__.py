@@ -33,8 +33,8 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, default=3, help='repeats of each library / server measurement (default 3)')
     p.add_argument('--server-repeats', type=int, default=5, help='repeats of each server start-up (default 5)')
     p.add_argument('--ansible-repeats', type=int, default=3, help='repeats of each Ansible module run (default 3)')
-    p.add_argument('--skip', default='', help='comma list of parts to skip: throughput,server,pause,rolepause,fleet,'
-                                                  'rolling')
+    p.add_argument('--skip', default='',
+                   help='comma list of parts to skip: throughput,server,pause,rolepause,fleet,rolling')
     p.add_argument('--baseline-rev', help='also time the keystore library of this git revision (before/after)')
     p.add_argument('--out-dir', type=Path, default=harness.REPO / 'docs', help='where benchmarks.md/.png go')
     p.add_argument('--work-dir', type=Path, help='scratch directory (default: a new one under /tmp)')
@@ -116,12 +116,16 @@ def main(argv=None):
         results['rolling'] = rolling.rolling(work)
     results['seconds'] = time.time() - started
     results['machine']['load_end'] = report.machine_info()['load']
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / 'benchmarks.json').write_text(json.dumps(results, indent=1, default=str) + '\n')
     if args.merge_into:
+        # This run's own figures stay in the scratch directory: written to out_dir they would replace the very file
+        # they are merged into (docs/ is both), and the earlier run's parts would be lost.
+        (work / 'benchmarks.json').write_text(json.dumps(results, indent=1, default=str) + '\n')
         results = merge(json.loads(args.merge_into.read_text()), results, argv if argv is not None else sys.argv[1:])
         args.merge_into.write_text(json.dumps(results, indent=1, default=str) + '\n')
         args.out_dir = args.merge_into.parent
+    else:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / 'benchmarks.json').write_text(json.dumps(results, indent=1, default=str) + '\n')
     report.write(results, args.out_dir)
     print(report.ratios_text(results))
     harness.log('bench: done in %.0f s; wrote %s/benchmarks.md, .png, .json' % (results['seconds'], args.out_dir))

@@ -451,6 +451,22 @@ def notes(results):
                  '`ansible.builtin.ping` (%s) is Ansible\'s per-task floor. With 5 and 20 hosts on 2 CPUs that floor '
                  'itself grows past 1 s per task, so the per-host goal holds only where hosts do not share two CPUs.'
                  % (one['tasks'], _s(one['keyops_mean']), _s(fleet[1]['ping_s'])))
+    for kind, (one, two) in sorted(_rolling_pairs(results).items()):
+        servers = one['hosts']
+        fixed = one['wall_s'] - one['rollout_s']
+        between = one['rollout_s'] - one['ideal_s']
+        # The restart + gate a server would need for this run's overhead to stay within the goal.
+        needed = (one['wall_s'] - one['ideal_s']) / (GOAL_ROLLING_OVERHEAD * servers)
+        L.append('- **Rolling restart, %s.** Of one group\'s %s over its ideal, %s is outside the rollout (Ansible\'s '
+                 'start, the preflight on every server, the report) and %s inside it, %s per server: the tasks '
+                 'around each restart that the ideal does not count - the copy while the server runs, the check '
+                 'that it came back, the verification, and the gate\'s look at the source (each an Ansible task of '
+                 'about 0.4-0.8 s). That overhead is the same whatever a restart takes, so it stays within the goal '
+                 'once a server\'s restart and gate take %s or more; here they take %s on average (sandbox servers '
+                 'with tiny buffer pools start in seconds). Two groups take %s one group: they go in parallel, '
+                 'wave by wave.'
+                 % (kind, _s(one['wall_s'] - one['ideal_s']), _s(fixed), _s(between), _s(between / servers),
+                    _s(needed), _s(one['ideal_s'] / servers), _r(two['wall_s'] / one['wall_s'])))
     L.append('- **Library changes (plugins/module_utils/keystore).** One-pass readers for what MySQL writes '
              '(keyring_file in LE_64; a canonical component document with no escaped character, read by one '
              'regex whose strings are matched as anything but a quote, with one scan for backslashes and control '

@@ -28,7 +28,10 @@ def now():
 
 
 def record(result, phase, start, end=None):
-    """Add one span to result['timeline'] (ending now unless end is given)."""
+    """Add one span to result['timeline'] (ending now unless end is given); none without a start (never raises:
+    callers record in `finally` blocks that must go on to resume a server)."""
+    if start is None:
+        return
     end = now() if end is None else end
     result.setdefault('timeline', []).append(dict(phase=phase, start=round(start, 3), end=round(end, 3)))
 

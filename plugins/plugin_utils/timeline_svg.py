@@ -153,8 +153,7 @@ def scale(t0, t1, left=PLOT_LEFT, right=PLOT_RIGHT):
 
 def _candidate_steps():
     """The nice steps, smallest first, without end."""
-    for step in _NICE_STEPS:
-        yield step
+    yield from _NICE_STEPS
     days = 1
     while True:
         for multiplier in (2, 5, 10):

@@ -6,7 +6,8 @@ mysql3 replicas, binlog_encryption ON) and a single-primary Group Replication gr
 mysql6 secondaries), from `tests.sandbox up --topology async:3,gr:3`.
 
 The tests run in order on one fleet, each moving the servers on from where the one before left them:
-1. restart_policy always, while a job on each group's source rotates the InnoDB master key every ~300 ms and a
+1. Check mode prints the order per group (who goes in which wave, restarting) and changes nothing. Then
+   restart_policy always, while a job on each group's source rotates the InnoDB master key every ~300 ms and a
    poller connects to every server every 100 ms: the poller never sees two members of a group down at once, a
    replica or secondary is down only before its source or primary is, the two groups are down side by side (in
    parallel, wave by wave), every server restarted exactly once, keyring_migration_before_primary ran for the source
@@ -32,7 +33,7 @@ import os
 import subprocess
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pymysql
 import pytest
@@ -72,11 +73,11 @@ def query(fleet, host, sql):
         conn.close()
 
 
-def run(fleet, tmp_path, name, extra, background=False, playbook='keyops.mysql.migrate'):
+def run(fleet, tmp_path, name, extra, background=False, playbook='keyops.mysql.migrate', options=()):
     extra_file = tmp_path / ('%s-vars.json' % name)
     extra_file.write_text(json.dumps(dict(extra, keyring_migration_report_dir=str(tmp_path / name))))
     argv = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS,
-            '-e', '@%s' % extra_file, str(playbook)]
+            '-e', '@%s' % extra_file, str(playbook)] + list(options)
     environment = fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections'))
     proc = subprocess.Popen(argv, env=environment, cwd=fleet.state_dir, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -221,6 +222,20 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
     before = dict((h, state(fleet, h)) for h in HOSTS)
     gr_primary = primary(fleet)
     assert gr_primary in GR
+    secondaries = [h for h in GR if h != gr_primary]
+    r1 = move('component_keyring_file', 'component_keyring_file.r1', keyring_migration_restart_policy='always')
+
+    # Check mode first: the order, per group, a change board reads - and nothing changes.
+    code, out, _report = run(fleet, tmp_path, 'plan', r1, options=['--check'])
+    assert code == 0, out[-6000:]
+    assert ('async async:mysql1 - wave 1: mysql2 (replica, restart); wave 2: mysql3 (replica, restart); '
+            'wave 3: mysql1 (source, restart)') in out, out[-6000:]
+    assert ('wave 1: %s (secondary, restart); wave 2: %s (secondary, restart); wave 3: %s (primary, restart)'
+            % (secondaries[0], secondaries[1], gr_primary)) in out, out[-6000:]
+    for host in HOSTS:
+        now = state(fleet, host)
+        assert now['data_file'] == before[host]['data_file'] and now['uptime'] >= before[host]['uptime'], host
+
     # The user's hook before a source or primary is changed (a switchover, say): here it notes when it ran, and for
     # whom, on the controller.
     hook_notes = tmp_path / 'before-primary'
@@ -235,9 +250,7 @@ def test_restarts_roll_through_each_group_one_server_at_a_time_replicas_first(fl
     for rotator in rotators:
         rotator.start()
     try:
-        code, out, report = run(fleet, tmp_path, 'always', move('component_keyring_file', 'component_keyring_file.r1',
-                                                                keyring_migration_restart_policy='always',
-                                                                keyring_migration_before_primary=str(hook)))
+        code, out, report = run(fleet, tmp_path, 'always', dict(r1, keyring_migration_before_primary=str(hook)))
     finally:
         time.sleep(1)
         for thread in [poller] + rotators:
