@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.option_files import (
     mysqld_groups, option_name, read_tree, remove_keyring_plugin)
+from ansible_collections.keyops.mysql.plugins.module_utils.server_files import command_line, default_files, option_files
 from tests.sandbox import rootfs
 
 from ..unit.test_option_files import DEBIAN_MYSQLD_CNF, EL_MY_CNF, MULTI_CNF, SYSTEMD_CNF
@@ -131,3 +132,12 @@ def test_systemd_instances_by_group_suffix(mysql_root, etc):
         reads['replica01'])
     assert print_defaults(mysql_root, my_cnf, '--defaults-group-suffix=@replica02', 'mysqld') == reads['replica02']
     assert '--plugin-load-add=audit_filter.so' in reads['replica01']
+
+
+def test_the_default_files_are_read_from_the_servers_own_help(mysql_root):
+    help_text = subprocess.run(['chroot', mysql_root, '/usr/sbin/mysqld', '--verbose', '--help'],
+                               capture_output=True, text=True, check=False).stdout
+    files = default_files(help_text)
+    assert files == ['/etc/my.cnf', '/etc/mysql/my.cnf', '~/.my.cnf'], help_text[:2000]
+    assert option_files(command_line(['/usr/sbin/mysqld', '--defaults-extra-file=/x.cnf']), files, '/home/m') == [
+        '/etc/my.cnf', '/etc/mysql/my.cnf', '/x.cnf', '/home/m/.my.cnf']
