@@ -30,8 +30,8 @@ def test_the_default_files_the_binary_lists_with_the_extra_file_before_the_users
     files = default_files(HELP)
     assert files == ['/etc/my.cnf', '/etc/mysql/my.cnf', '~/.my.cnf']
     plain = command_line(['mysqld'])
-    assert option_files(plain, files, '/var/lib/mysql') == ['/etc/my.cnf', '/etc/mysql/my.cnf',
-                                                           '/var/lib/mysql/.my.cnf']
+    expected = ['/etc/my.cnf', '/etc/mysql/my.cnf', '/var/lib/mysql/.my.cnf']
+    assert option_files(plain, files, '/var/lib/mysql') == expected
     extra = command_line(['mysqld', '--defaults-extra-file=/etc/mysql/extra.cnf'])
     assert option_files(extra, files, '') == ['/etc/my.cnf', '/etc/mysql/my.cnf', '/etc/mysql/extra.cnf']
 
