@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import os
 import stat
+import time
 
 from ansible_collections.keyops.mysql.plugins.module_utils.component_switch import ComponentSwitch
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
@@ -80,6 +81,9 @@ MIGRATION_OPTIONS = dict(
 )
 
 DEFAULT_NEW_FILE_MODE = 0o640
+# An unpaused read that finds a keystore's .backup looks again this many times, this far apart (see Migration.copy).
+SETTLE_ATTEMPTS = 5
+SETTLE_WAIT = 0.1
 
 
 def select_strategy(migration):
@@ -288,13 +292,23 @@ class NativeCopy(CopyStrategy):
                 # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
                 self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
 
-        try:
-            plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
-                                    check_mode=self.check_mode, on_backup=self.params['on_backup_file'],
-                                    before_write=keep_previous, prepared=prepared)
-        except MigrationConflictError as exc:
-            self.report_conflicts(exc)
-            raise
+        # In check mode an online run pauses nothing (the role's preflight plans this way), and a running server
+        # writes its keystore through a .backup that lives for milliseconds: a backup seen then may be that write's.
+        # One still there after the wait is an interrupted write, and refused.
+        settle = SETTLE_ATTEMPTS if self.check_mode and self.params['online'] else 1
+        for attempt in range(settle):
+            try:
+                plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
+                                        check_mode=self.check_mode, on_backup=self.params['on_backup_file'],
+                                        before_write=keep_previous, prepared=prepared)
+                break
+            except MigrationConflictError as exc:
+                self.report_conflicts(exc)
+                raise
+            except BackupPresentError:
+                if attempt + 1 == settle:
+                    raise
+                time.sleep(SETTLE_WAIT)
         self.copied = plan.to_copy
         summary = self.summary(plan)
         if not plan.source_keys:

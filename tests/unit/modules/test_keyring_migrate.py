@@ -351,3 +351,34 @@ def test_a_file_keystore_without_a_path_is_refused_by_the_argspec(tmp_path, caps
                                                                    path=str(tmp_path / 'dst'))), capsys)
     assert rc == 1 and 'type is %s but all of the following are missing: path' % keystore_type in result['msg']
     assert not (tmp_path / 'dst').exists()
+
+
+def _backup_of_a_write_in_progress(files):
+    open_keystore('component_keyring_file', files['destination']).write(KEYS[2:])
+    with open(files['destination'] + '.backup', 'wb') as f:
+        f.write(open_keystore('component_keyring_file', '/x').encode(KEYS[2:], None))
+
+
+def test_check_mode_online_waits_out_the_backup_of_a_running_servers_own_write(files, fake_server, capsys, monkeypatch):
+    # Seen in CI: the preflight (check mode, nothing paused) read a GR member's keystore in the milliseconds a
+    # replicated rotation was writing it through its .backup, and refused the run as an interrupted write.
+    _backup_of_a_write_in_progress(files)
+    waits = []
+
+    def the_write_finishes(seconds):
+        waits.append(seconds)
+        os.unlink(files['destination'] + '.backup')
+    monkeypatch.setattr(migration.time, 'sleep', the_write_finishes)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file='',
+                                                   _ansible_check_mode=True), capsys)
+    assert rc == 0 and result['changed'] and waits == [migration.SETTLE_WAIT]
+
+
+def test_a_backup_that_stays_is_an_interrupted_write_even_in_check_mode(files, fake_server, capsys, monkeypatch):
+    _backup_of_a_write_in_progress(files)
+    waits = []
+    monkeypatch.setattr(migration.time, 'sleep', waits.append)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file='',
+                                                   _ansible_check_mode=True), capsys)
+    assert rc == 1 and result['error'] == 'BackupPresentError'
+    assert len(waits) == migration.SETTLE_ATTEMPTS - 1
