@@ -27,19 +27,14 @@ __metaclass__ = type
 import os
 import re
 
-SECTION_LINE = re.compile(r'^\s*\[([^\]]+)\]\s*(?:[#;].*)?$')
+from ansible_collections.keyops.mysql.plugins.module_utils.config_files import SECTION_LINE, option_name
+
 OPTION_LINE = re.compile(r'^(\s*)([A-Za-z0-9_-]+)(?:(\s*=\s*)(.*?))?(\s*)$')
 INCLUDE_LINE = re.compile(r'^\s*!(include|includedir)\s+(.+?)\s*$')
 
 PLUGIN_LISTS = ('early_plugin_load', 'plugin_load', 'plugin_load_add')
 PLUGIN_OPTIONS = ('keyring_file_data', 'keyring_file')
 PLUGIN_LIBRARY = 'keyring_file'
-
-
-def option_name(text):
-    """An option name as MySQL compares it: without `loose-`, dashes as underscores, lower case."""
-    name = text.lower().replace('-', '_')
-    return name[len('loose_'):] if name.startswith('loose_') else name
 
 
 def mysqld_groups(version=None, suffix=''):

@@ -23,7 +23,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.keyops.mysql.plugins.module_utils.option_files import option_name, plugin_list
+from ansible_collections.keyops.mysql.plugins.module_utils.config_files import option_name
+from ansible_collections.keyops.mysql.plugins.module_utils.option_files import plugin_list
 
 MANIFEST = 'mysqld.my'
 COMPONENT_CONFIG = 'component_keyring_file.cnf'
