@@ -108,26 +108,25 @@ def _group(session):
     mine = [m for m in members if m['uuid'] == me]
     single = session.optional_query('SELECT @@GLOBAL.group_replication_single_primary_mode')
     errors = _rows(session, _GROUP_APPLIER_ERROR_SQL) or ()
-    exit_action = session.optional_query('SELECT @@GLOBAL.group_replication_exit_state_action')
     return dict(name=_text(name[0][0]), members=members, applier_error=int(errors[0][0]) if errors else 0,
                 member_state=mine[0]['state'] if mine else 'OFFLINE',
                 member_role=mine[0]['role'] if mine else '',
-                single_primary=bool(int(single[0][0])) if single else True,
-                exit_state_action=_text(exit_action[0][0]).upper() if exit_action else None,
-                login_outlasts_offline_mode=login_outlasts_offline_mode(session))
+                single_primary=bool(int(single[0][0])) if single else True)
 
 
-def login_outlasts_offline_mode(session):
-    """Whether this login keeps its connection, and may connect, while offline_mode is ON: it holds CONNECTION_ADMIN
-    or SUPER (granted to the user itself; one held through a role is not seen). None when that cannot be read.
+def _exit_state(session):
+    """What happens to this GR member's login if the group expels it: exit_state_action, and whether the login
+    keeps its connection (and may connect) while offline_mode is ON - it holds CONNECTION_ADMIN or SUPER (granted to
+    the user itself; one held through a role is not seen; None when that cannot be read).
 
     A GR member that a replicated rotation expels during the pause turns offline_mode ON (exit_state_action
     OFFLINE_MODE), which disconnects every other login before it can set keyring_operations ON again: seen on 9.7.4,
     it left the server paused."""
+    exit_action = session.optional_query('SELECT @@GLOBAL.group_replication_exit_state_action')
     rows = _rows(session, _OWN_PRIVILEGES_SQL)
-    if rows is None:
-        return None
-    return any(_text(privilege) in ('CONNECTION_ADMIN', 'SUPER') for (privilege,) in rows)
+    return dict(exit_state_action=_text(exit_action[0][0]).upper() if exit_action else None,
+                login_outlasts_offline_mode=None if rows is None else any(
+                    _text(privilege) in ('CONNECTION_ADMIN', 'SUPER') for (privilege,) in rows))
 
 
 def _normalise_gtid_set(value):
@@ -138,15 +137,20 @@ def gtid_executed(session):
     return _normalise_gtid_set(_text(session.query('SELECT @@GLOBAL.gtid_executed', record=False)[0][0]))
 
 
-def status(session):
+def status(session, exit_state=False):
     """This server's replication state: its channels, its group membership, the replicas connected to it, and the
-    GTIDs it executed. A part the login may not read is None (the caller says what that means)."""
+    GTIDs it executed. A part the login may not read is None (the caller says what that means). With exit_state, a
+    GR member's group also says what an expulsion would do to this login (the preflight's question; the health
+    gate, which polls, does not ask it)."""
     dump = _rows(session, _DUMP_THREADS_SQL)
+    group = _group(session)
+    if group and exit_state:
+        group.update(_exit_state(session))
     return dict(
         server_uuid=session.server_uuid,
         gtid_executed=gtid_executed(session),
         channels=_channels(session),
-        group=_group(session),
+        group=group,
         replicas_connected=None if dump is None else sorted(_text(host) or '' for (host,) in dump),
     )
 

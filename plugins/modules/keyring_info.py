@@ -637,7 +637,7 @@ def main():
                     session, module.params['verify_encrypted_tables'])
                 module.result['verify_queries'] = run_verify_queries(session, queries)
                 if module.params['replication']:
-                    module.result['replication'] = replication.status(session)
+                    module.result['replication'] = replication.status(session, exit_state=True)
             if module.params['expected_keystore']:
                 module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                                   module.params['expected_keystore'])
