@@ -275,8 +275,25 @@ class NativeCopy(CopyStrategy):
         its bytes did not change meanwhile.)"""
         owner, group, _mode = self.file_attributes(source, destination)
         self.check_reachable(destination, owner, group)
-        refuse_empty_source(len(source.load(self.params['on_backup_file'])), self.params['allow_empty_source'],
-                            source.path)
+        # Online, the server is not paused yet and may be writing its keystore through a .backup that lives for
+        # milliseconds (a replicated master key rotation, say): wait that write out, as the check-mode copy does.
+        keys = self.settled(lambda: source.load(self.params['on_backup_file']), self.params['online'])
+        refuse_empty_source(len(keys), self.params['allow_empty_source'], source.path)
+
+    @staticmethod
+    def settled(read, unpaused):
+        """read(), and when the server is not paused (`unpaused`), again after a short wait while it raises
+        BackupPresentError: a running server writes its keystore through a .backup that lives for milliseconds, so
+        a backup seen then may be that write's. One still there after SETTLE_ATTEMPTS is an interrupted write, and
+        is raised."""
+        attempts = SETTLE_ATTEMPTS if unpaused else 1
+        for attempt in range(attempts):
+            try:
+                return read()
+            except BackupPresentError:
+                if attempt + 1 == attempts:
+                    raise
+                time.sleep(SETTLE_WAIT)
 
     def report_conflicts(self, exc):
         summary = self.summary(exc.plan)
@@ -292,23 +309,16 @@ class NativeCopy(CopyStrategy):
                 # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
                 self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
 
-        # In check mode an online run pauses nothing (the role's preflight plans this way), and a running server
-        # writes its keystore through a .backup that lives for milliseconds: a backup seen then may be that write's.
-        # One still there after the wait is an interrupted write, and refused.
-        settle = SETTLE_ATTEMPTS if self.check_mode and self.params['online'] else 1
-        for attempt in range(settle):
-            try:
-                plan, written = migrate(source, destination, owner=owner, group=group, mode=mode,
-                                        check_mode=self.check_mode, on_backup=self.params['on_backup_file'],
-                                        before_write=keep_previous, prepared=prepared)
-                break
-            except MigrationConflictError as exc:
-                self.report_conflicts(exc)
-                raise
-            except BackupPresentError:
-                if attempt + 1 == settle:
-                    raise
-                time.sleep(SETTLE_WAIT)
+        # In check mode an online run pauses nothing (the role's preflight plans this way): wait out a running
+        # server's own write, as check_before_copy does.
+        try:
+            plan, written = self.settled(lambda: migrate(
+                source, destination, owner=owner, group=group, mode=mode, check_mode=self.check_mode,
+                on_backup=self.params['on_backup_file'], before_write=keep_previous, prepared=prepared),
+                self.check_mode and self.params['online'])
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
         self.copied = plan.to_copy
         summary = self.summary(plan)
         if not plan.source_keys:

@@ -382,3 +382,31 @@ def test_a_backup_that_stays_is_an_interrupted_write_even_in_check_mode(files, f
                                                    _ansible_check_mode=True), capsys)
     assert rc == 1 and result['error'] == 'BackupPresentError'
     assert len(waits) == migration.SETTLE_ATTEMPTS - 1
+
+
+def test_online_the_check_before_the_pause_waits_out_the_backup_of_the_servers_own_write(files, fake_server, capsys,
+                                                                                          monkeypatch):
+    # Seen in CI: the check that runs before the pause (the source holds keys) read a GR member's keystore in the
+    # milliseconds a replicated master key rotation was writing it through its .backup, and failed the copy.
+    open_keystore('keyring_file', files['source']).write(KEYS)
+    with open(files['source'] + '.backup', 'wb') as f:
+        f.write(open_keystore('keyring_file', '/x').encode(KEYS[:1], None))
+    waits = []
+
+    def the_write_finishes(seconds):
+        waits.append(seconds)
+        os.unlink(files['source'] + '.backup')
+    monkeypatch.setattr(migration.time, 'sleep', the_write_finishes)
+    rc, result = run_module(keyring_migrate, _args(files, online=True, login_unix_socket='/s', config_file=''), capsys)
+    assert rc == 0 and result['changed'] and waits == [migration.SETTLE_WAIT], result
+    assert list(open_keystore('component_keyring_file', files['destination']).load()) == KEYS
+
+
+def test_offline_a_source_backup_is_refused_at_once(files, capsys, monkeypatch):
+    open_keystore('keyring_file', files['source']).write(KEYS)
+    with open(files['source'] + '.backup', 'wb') as f:
+        f.write(open_keystore('keyring_file', '/x').encode(KEYS[:1], None))
+    waits = []
+    monkeypatch.setattr(migration.time, 'sleep', waits.append)
+    rc, result = run_module(keyring_migrate, _args(files), capsys)
+    assert rc == 1 and result['error'] == 'BackupPresentError' and waits == []
