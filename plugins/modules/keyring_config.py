@@ -60,6 +60,17 @@ options:
   value:
     description: With O(format=option_file), the option's value.
     type: str
+  remove_keyring_plugin:
+    description:
+      - With O(format=option_file), instead of setting an option, take the C(keyring_file) plugin out of these groups
+        of the file - this instance's groups, for example C([mysqld, server, mysqld-8.0]), or C([mysqld2]) for
+        instance 2 of C(mysqld_multi), or C([mysqld, server, mysqld@replica01]) for a systemd C(mysqld@replica01).
+      - C(keyring_file.so) goes from the C(early-plugin-load), C(plugin-load) and C(plugin-load-add) lists (the other
+        plugins stay on the line, quoted and commented as before; a list left empty is removed), and the
+        C(keyring_file_data) and C(keyring_file) lines go, in any spelling (C(loose-), dashes). Other groups are never
+        touched. A missing file has nothing to remove.
+    type: list
+    elements: str
   owner:
     description: Owner of a file the module creates (name or uid). An existing file keeps its owner.
     type: str
@@ -81,7 +92,8 @@ options:
     description:
       - Put O(path) back as this backup of it holds it - a file beside O(path) named C(<file>.<pid>.<time>~), as
         O(backup) makes them; any other file is refused (root must not copy an arbitrary file into a directory the
-        server's OS user can read). O(settings), O(defaults), O(password), O(option) and O(value) are then ignored.
+        server's OS user can read). O(settings), O(defaults), O(password), O(option), O(value) and
+        O(remove_keyring_plugin) are then ignored.
     type: path
   state:
     description:
@@ -138,6 +150,13 @@ EXAMPLES = r'''
     format: option_file
     option: keyring_file_data
     value: /var/lib/mysql-keyring/keyring
+
+- name: Take the keyring_file plugin out of the server's option file, keeping its other plugins
+  keyops.mysql.keyring_config:
+    path: /etc/mysql/conf.d/keyring.cnf
+    format: option_file
+    remove_keyring_plugin: [mysqld, server, mysqld-8.0]
+    backup: true
 '''
 
 RETURN = r'''
@@ -158,9 +177,19 @@ current:
   description:
     - With O(format=json), the file's members before the task, the password member shown as C(********).
     - With O(format=option_file), the option's values in O(section) before the task (a list, usually one).
+    - With O(remove_keyring_plugin), every line of the file that loads or configures the C(keyring_file) plugin, in any
+      group - its file, line, group, option and value.
   returned: always
   type: raw
   sample: {path: /var/lib/mysql-keyring/component_keyring_file, read_only: false}
+removed:
+  description:
+    - With O(remove_keyring_plugin), each line edited - its number, group and option, the line before, and after
+      (V(null) for a line removed).
+  returned: when O(remove_keyring_plugin) is given
+  type: list
+  elements: dict
+  sample: [{line: 6, group: mysqld, option: early_plugin_load, before: 'early-plugin-load = keyring_file.so', after: null}]
 '''
 
 import os
@@ -179,6 +208,10 @@ from ansible_collections.keyops.mysql.plugins.module_utils.config_status import 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import check_regular, locate
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KeyopsModule, parse_mode
+from ansible_collections.keyops.mysql.plugins.module_utils.option_files import (
+    keyring_plugin_settings,
+    remove_keyring_plugin,
+)
 
 
 class ConfigEdit:
@@ -201,11 +234,23 @@ class ConfigEdit:
 
     def option_texts(self, path, before_text):
         p = self.params
+        if p['remove_keyring_plugin'] is not None:
+            return self.plugin_removed_texts(path, before_text)
         self.module.result['current'] = option_values(before_text, (p['section'],), p['option'])
         after_text = set_option(before_text, p['section'], p['option'], p['value'])
         if after_text == before_text:
             return None, None
         return after_text, (before_text or '', after_text)
+
+    def plugin_removed_texts(self, path, before_text):
+        """The option file without the keyring_file plugin in the groups given; current: every line of the file
+        that loads or configures the plugin, in any group."""
+        self.module.result['current'] = [s.as_dict() for s in keyring_plugin_settings(before_text, path)]
+        after_text, edits = remove_keyring_plugin(before_text, set(self.params['remove_keyring_plugin']))
+        self.module.result['removed'] = edits
+        if not edits:
+            return None, None
+        return after_text, (before_text, after_text)
 
     def remove(self, path):
         """state=absent: unlink the regular file at `path` (relative to its directory's descriptor, never through a
@@ -295,6 +340,7 @@ def main():
             section=dict(type='str', default='mysqld'),
             option=dict(type='str'),
             value=dict(type='str'),
+            remove_keyring_plugin=dict(type='list', elements='str'),
             owner=dict(type='str'),
             group=dict(type='str'),
             mode=dict(type='raw', default='0640'),
@@ -303,8 +349,9 @@ def main():
             restore_from=dict(type='path'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
-        required_if=[('format', 'option_file', ('option', 'value'))],
-        mutually_exclusive=[('restore_from', 'state')],
+        required_if=[('format', 'option_file', ('option', 'remove_keyring_plugin'), True)],
+        required_together=[('option', 'value')],
+        mutually_exclusive=[('restore_from', 'state'), ('option', 'remove_keyring_plugin')],
         supports_check_mode=True,
     )
     module.run(ConfigEdit(module).run)

@@ -152,6 +152,27 @@ SCENARIOS = {
                    "keyring-file-data = /var/lib/mysql-keyring/keyring\\n\\n[client]\\nuser = root\\n'"]}}],
         cleanup=[{'name': 'Remove the option file', 'ansible.builtin.file': {'path': '/etc/mysql/conf.d/keyring.cnf',
                                                                              'state': 'absent'}}]),
+    ('keyring_config', "Take the keyring_file plugin out of the server's option file, keeping its other plugins"): dict(
+        host='plugin1',
+        setup=[{'name': 'Its directory', 'ansible.builtin.file': {'path': '/etc/mysql/conf.d', 'state': 'directory',
+                                                                  'mode': '0755'}},
+               {'name': 'An option file loading the plugin beside another one, and an instance group of its own',
+                'ansible.builtin.copy': {'dest': '/etc/mysql/conf.d/keyring.cnf', 'mode': '0644', 'content':
+                                         '[mysqld]\nearly-plugin-load = "keyring_file.so;keyring_udf.so"  # keys\n'
+                                         'loose-keyring-file-data = /var/lib/mysql-keyring/keyring\n\n'
+                                         '[mysqld@other]\nkeyring_file_data = /var/lib/other/keyring\n'}}],
+        check=[{'name': 'Read it', 'ansible.builtin.slurp': {'src': '/etc/mysql/conf.d/keyring.cnf'},
+                'register': 'options'},
+               {'name': 'The plugin is out of [mysqld], the other plugin and the other group are as they were',
+                'ansible.builtin.assert': {'that': [
+                    'example is changed', 'example.backup_file',
+                    "(options.content | b64decode) == '[mysqld]\\nearly-plugin-load = \"keyring_udf.so\"  # keys\\n"
+                    "\\n[mysqld@other]\\nkeyring_file_data = /var/lib/other/keyring\\n'"]}}],
+        cleanup=[{'name': 'Find the option file and its backups',
+                  'ansible.builtin.find': {'paths': '/etc/mysql/conf.d', 'patterns': 'keyring.cnf*'},
+                  'register': 'made'},
+                 {'name': 'Remove them', 'ansible.builtin.file': {'path': '{{ item.path }}', 'state': 'absent'},
+                  'loop': "{{ made.files }}", 'loop_control': {'label': '{{ item.path }}'}}]),
     ('keyring_info', 'What keyring does this server use, and which keys does it hold?'): dict(
         host='mysql1',
         check=[{'name': 'The report matches the server', 'ansible.builtin.assert': {'that': [

@@ -182,3 +182,33 @@ def test_absent_removes_the_file_a_switch_created_and_never_follows_a_link(tmp_p
     manifest.symlink_to(target)
     rc, result = run_module(keyring_config, dict(path=str(manifest), state='absent'), capsys)
     assert rc == 1 and target.exists() and manifest.is_symlink()
+
+
+def test_the_keyring_file_plugin_taken_out_of_this_instances_groups_through_the_module(tmp_path, capsys):
+    cnf = tmp_path / 'my.cnf'
+    original = ('[mysqld1]\nearly-plugin-load = keyring_file.so\nkeyring_file_data = /one\n\n'
+                '[mysqld2]\nearly-plugin-load = "keyring_file.so;audit_log.so"\nkeyring-file-data = /two\n')
+    cnf.write_text(original)
+    args = dict(path=str(cnf), format='option_file', remove_keyring_plugin=['mysqld', 'server', 'mysqld2'],
+                backup=True)
+    rc, result = run_module(keyring_config, dict(args, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert rc == 0 and result['changed'] and cnf.read_text() == original       # check mode: the plan only
+    assert [c['group'] for c in result['current']] == ['mysqld1', 'mysqld1', 'mysqld2', 'mysqld2']
+    rc, result = run_module(keyring_config, args, capsys)
+    assert rc == 0 and result['changed']
+    assert cnf.read_text() == ('[mysqld1]\nearly-plugin-load = keyring_file.so\nkeyring_file_data = /one\n\n'
+                               '[mysqld2]\nearly-plugin-load = "audit_log.so"\n')
+    assert [(e['option'], e['after']) for e in result['removed']] == [
+        ('early_plugin_load', 'early-plugin-load = "audit_log.so"'), ('keyring_file_data', None)]
+    with open(result['backup_file']) as handle:
+        assert handle.read() == original
+    rc, result = run_module(keyring_config, args, capsys)
+    assert rc == 0 and not result['changed'] and result['removed'] == []
+
+
+def test_an_option_file_edit_needs_an_option_or_the_plugin_groups(tmp_path, capsys):
+    rc, result = run_module(keyring_config, dict(path=str(tmp_path / 'my.cnf'), format='option_file'), capsys)
+    assert rc != 0 and 'remove_keyring_plugin' in result['msg']
+    rc, result = run_module(keyring_config, dict(path=str(tmp_path / 'my.cnf'), format='option_file',
+                                                 option='keyring_file_data'), capsys)
+    assert rc != 0 and 'value' in result['msg']
