@@ -165,7 +165,7 @@ SCENARIOS = {
                 'register': 'options'},
                {'name': 'The plugin is out of [mysqld], the other plugin and the other group are as they were',
                 'ansible.builtin.assert': {'that': [
-                    'example is changed', 'example.backup_file',
+                    'example is changed', 'example.backup_file | length > 0',
                     "(options.content | b64decode) == '[mysqld]\\nearly-plugin-load = \"keyring_udf.so\"  # keys\\n"
                     "\\n[mysqld@other]\\nkeyring_file_data = /var/lib/other/keyring\\n'"]}}],
         cleanup=[{'name': 'Find the option file and its backups',
