@@ -36,6 +36,8 @@ ACTION_RESTART = 'restart'      # the server already uses the destination: resta
 HOW_ONLINE = 'online'
 HOW_RELOAD = 'reload'
 HOW_RESTART = 'restart'
+# A server that is down (an upgrade in progress): copied and switched with no server, then started.
+HOW_STOPPED = 'stopped'
 
 PLUGIN_TYPE = 'keyring_file'
 FIRST_WITH_COMPONENTS = (8, 0, 24)
@@ -59,11 +61,14 @@ COPY_REFUSED = 'copy_refused'
 SWITCH_FILE_UNREADABLE = 'switch_file_unreadable'
 CONFIG_DEFERS = 'component_config_defers'
 MANIFEST_DEFERS = 'component_manifest_defers'
+SERVER_RUNNING = 'server_running'
+SWITCH_FILE_NOT_READ = 'switch_file_not_read_by_server'
+STOPPED_NEEDS_FILES = 'stopped_server_needs_server_files'
 
 PROBLEM_CODES = (PATH_NOT_ABSOLUTE, SAME_KEYSTORE, NO_KEYRING_OPERATIONS, PAUSED_BY_SOMEONE_ELSE, MISSING_PRIVILEGES,
                  SEVERAL_KEYRINGS, USES_NEITHER, SWITCH_BACK, NO_STOP_START, NO_COMPONENT_CONFIG, NO_OPTION_FILE,
                  PLUGIN_REMOVED, COMPONENTS_MISSING, COPY_REFUSED, SWITCH_FILE_UNREADABLE, CONFIG_DEFERS,
-                 MANIFEST_DEFERS)
+                 MANIFEST_DEFERS, SERVER_RUNNING, SWITCH_FILE_NOT_READ, STOPPED_NEEDS_FILES)
 
 
 def problem(code, msg):
@@ -93,6 +98,8 @@ def decide_how(action, server, settings):
     its keyring is a component (a plugin cannot)."""
     if action == ACTION_NONE:
         return HOW_ONLINE
+    if settings.get('server_stopped'):
+        return HOW_STOPPED
     if settings.get('restart_policy') == 'always':
         return HOW_RESTART          # a team that wants proof each switched server boots on its new keystore
     keyrings = server.get('active_keyrings') or ()
@@ -233,7 +240,11 @@ def plan_host(server, migration, settings, read_members):
     result (failed and msg when it would fail). settings: source and destination ({type, path, password}), use_after,
     can_stop_and_start (the role can stop and start the server on their own), component_config, component_manifest,
     option_file, check_privileges."""
-    problems = setting_problems(settings) + server_problems(server, settings)
+    problems = setting_problems(settings)
+    if settings.get('server_stopped'):
+        problems += stopped_server_problems(settings.get('plugin_switch'))
+    else:
+        problems += server_problems(server, settings)
     uses = server.get('keystore_in_use') or USES_OTHER
     refused = bool(migration.get('failed'))
     # A rollback (source and destination swapped) of a server the migration never reached: it is on the keystore the
@@ -245,7 +256,12 @@ def plan_host(server, migration, settings, read_members):
     how = decide_how(action, server, settings)
     problems += usage_problems(uses, action, how, server, settings)
     edits = []
-    if action == ACTION_SWITCH:
+    plugin_switch = settings.get('plugin_switch')
+    if action == ACTION_SWITCH and plugin_switch is not None and settings['source']['type'] == PLUGIN_TYPE:
+        # From the keyring_file plugin to the component: the files the server reads, found on the host.
+        problems += plugin_switch['problems'] + discovered_file_problems(settings, plugin_switch)
+        edits = plugin_switch['edits']
+    elif action == ACTION_SWITCH:
         problems += switch_problems(server, settings)
         if settings['destination']['type'] != PLUGIN_TYPE:
             problems += switch_file_problems(settings, read_members)
@@ -255,8 +271,32 @@ def plan_host(server, migration, settings, read_members):
     expected = settings['destination']['path'] if (
         uses == USES_DESTINATION or (uses == USES_SOURCE and settings['use_after'] == USES_DESTINATION)) \
         else settings['source']['path']
+    warnings = list(plugin_switch['warnings']) if edits and plugin_switch is not None else []
     return dict(uses=uses, action=action, how=how, expected_keystore=expected, switch_edits=edits, problems=problems,
-                copy_keys=not never_reached)
+                copy_keys=not never_reached, warnings=warnings)
+
+
+def stopped_server_problems(plugin_switch):
+    """A run for stopped servers needs their files found (server_files), and the server down."""
+    if plugin_switch is None:
+        return [problem(STOPPED_NEEDS_FILES, 'a stopped server is planned from the files it reads: it needs '
+                        'server_files (the role: a switch from the keyring_file plugin to component_keyring_file)')]
+    pid = plugin_switch.get('running_pid')
+    if pid:
+        return [problem(SERVER_RUNNING, 'the server runs (process %d) although keyring_migration_server_state is '
+                        'stopped: stop it first, or run with keyring_migration_server_state: running' % pid)]
+    return []
+
+
+def discovered_file_problems(settings, plugin_switch):
+    """The role's component_config and component_manifest, when set, must be the files this server reads."""
+    found = []
+    for setting, name in (('component_config', 'config'), ('component_manifest', 'manifest')):
+        given, read = settings.get(setting), plugin_switch['component_files'][name]
+        if given and given.rstrip('/') != read.rstrip('/'):
+            found.append(problem(SWITCH_FILE_NOT_READ, 'keyring_migration_%s is %s, but this server reads %s: leave '
+                                 'it unset (keyops finds it) or set it to that file' % (setting, given, read)))
+    return found
 
 
 def keystore_exists(server, path):

@@ -196,3 +196,20 @@ def read_tree(path, read, listdir):
                     visit(os.path.join(target, name))
     visit(path)
     return tree
+
+
+def option_values(tree, groups, name):
+    """The values of option `name` (any spelling) in the given groups of the tree [(path, text)], in the order the
+    server reads them: the last one is the one it uses."""
+    wanted, values = option_name(name), []
+    for _path, text in tree:
+        group = None
+        for line in (text or '').splitlines():
+            match = SECTION_LINE.match(line)
+            if match:
+                group = match.group(1).strip()
+                continue
+            option = _option(line) if group in groups else None
+            if option is not None and option[0] == wanted:
+                values.append(option[1])
+    return values

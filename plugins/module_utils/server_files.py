@@ -94,3 +94,17 @@ def component_files(exe, plugin_dir, datadir, read_json):
     config = (read_json(global_config) or {}).get('read_local_config') and os.path.join(datadir, COMPONENT_CONFIG)
     return dict(manifest=manifest or global_manifest, global_manifest=global_manifest,
                 config=config or global_config, global_config=global_config)
+
+
+def help_variables(help_text):
+    """The variable table at the end of `mysqld --verbose --help` ('datadir   /var/lib/mysql/'), as {name: value}:
+    the binary's own defaults when it is run with --no-defaults."""
+    found, table = {}, False
+    for line in (help_text or '').splitlines():
+        if line.startswith('-' * 20):
+            table = True
+            continue
+        if table and line.strip():
+            name, _sep, value = line.partition(' ')
+            found[name] = value.strip()
+    return found

@@ -138,6 +138,43 @@ options:
         description: As O(keyops.mysql.keyring_migrate#module:max_keys_listed).
         type: int
         default: 1000
+  server_files:
+    description:
+      - Also report what the server reads its keyring set-up from, in RV(server_files) - its option files (its
+        command line's C(--defaults-file), C(--defaults-extra-file) and C(--defaults-group-suffix), the default files
+        its own binary lists, and their C(!include) and C(!includedir) files), every line of them and every option
+        on its command line that loads or configures the C(keyring_file) plugin, and its component manifest and
+        C(component_keyring_file) configuration (beside its binary and in its C(plugin_dir), or in its data directory
+        where those defer with C(read_local_manifest) and C(read_local_config)).
+      - With O(server=true) the running server is found through its process (C(@@pid_file), C(/proc/<pid>)):
+        keyops must run as root on the host. With O(server=false) the server is stopped (an upgrade in progress)
+        and is described by the options below.
+      - O(plan) plans a switch from the C(keyring_file) plugin to C(component_keyring_file) with it.
+      - Option files are read through root's links (Debian's C(/etc/mysql/my.cnf) is an alternatives link); the
+        files in the data directory never through a link.
+    type: dict
+    suboptions:
+      exe:
+        description: With O(server=false), the C(mysqld) binary the server starts with.
+        type: path
+        default: /usr/sbin/mysqld
+      defaults_file:
+        description: With O(server=false), the C(--defaults-file) the server's service gives it, if any.
+        type: path
+      group_suffix:
+        description: With O(server=false), the C(--defaults-group-suffix) (C(@name) for systemd's C(mysqld@name)).
+        type: str
+      datadir:
+        description: With O(server=false), its data directory, when the option files and the binary do not say.
+        type: path
+      plugin_dir:
+        description: With O(server=false), its plugin directory, when the option files and the binary do not say.
+        type: path
+      version:
+        description:
+          - With O(server=false), the MySQL version whose data directory this is (for example V(8.0.36)): which
+            C([mysqld-X.Y]) group it read, and whether it can have components.
+        type: str
   expected_keystore:
     description:
       - A keystore file the server should use; RV(on_expected_keystore) then says whether it has exactly one keyring
@@ -209,6 +246,13 @@ options:
           - The migration is being rolled back (O(migration.source) is the migration's destination). A server
             already on O(migration.destination) whose O(migration.source) does not exist - one the migration never
             reached - has nothing to do, RV(plan.copy_keys=false), rather than a refused copy.
+        type: bool
+        default: false
+      server_stopped:
+        description:
+          - The server is down (an upgrade in progress) and is described by O(server_files) with O(server=false):
+            RV(plan.how=stopped) copies and switches it with no server, then starts it. A server that runs after all
+            (its pid file names a live C(mysqld)) is a problem.
         type: bool
         default: false
 extends_documentation_fragment:
@@ -431,6 +475,60 @@ replication:
   sample: {server_uuid: 3c1f..., gtid_executed: '3c1f...:1-42', group: null, replicas_connected: ['10.0.0.2'],
            channels: [{channel: '', source_uuid: 9a2b..., source_host: 10.0.0.1, source_port: 3306,
                        receiver_state: 'ON', receiver_error: 0, applier_state: 'ON', applier_error: 0}]}
+server_files:
+  description:
+    - With O(server_files), what the server reads its keyring set-up from.
+  returned: when O(server_files) is set
+  type: dict
+  contains:
+    pid:
+      description: The running server's process id (V(null) for a stopped server).
+      type: int
+    exe:
+      description: Its C(mysqld) binary.
+      type: str
+    datadir:
+      description: Its data directory.
+      type: str
+    plugin_dir:
+      description: Its plugin directory.
+      type: str
+    option_files:
+      description: The option files it reads, in order (a missing one is listed too; it reads nothing from it).
+      type: list
+      elements: str
+    command_line:
+      description:
+        - What its command line says - C(defaults_file), C(defaults_extra_file), C(group_suffix), C(no_defaults) -
+          and C(plugin_options), its options that load or configure the C(keyring_file) plugin. Its other
+          arguments are not returned.
+      type: dict
+    keyring_settings:
+      description:
+        - Every line of its option files that loads or configures the C(keyring_file) plugin (C(file), C(line),
+          C(group), C(option), C(value)), with C(mine) - whether the group is one this server reads.
+      type: list
+      elements: dict
+    keyring_file_data:
+      description: The C(keyring_file_data) its options give it (the last one it reads), or V(null).
+      type: str
+    component_files:
+      description:
+        - C(global_manifest), C(global_config), C(local_manifest), C(local_config) - each C(path) and C(members)
+          (V(null) when the file is missing) - and C(manifest) and C(config), the paths this server reads (the
+          local ones where the global ones defer, or would be made to).
+      type: dict
+  sample:
+    pid: 4242
+    exe: /usr/sbin/mysqld
+    datadir: /var/lib/mysql/
+    plugin_dir: /usr/lib/mysql/plugin/
+    option_files: [/etc/my.cnf, /etc/mysql/my.cnf, /var/lib/mysql/.my.cnf]
+    command_line: {defaults_file: null, defaults_extra_file: null, group_suffix: '', no_defaults: false,
+                   plugin_options: []}
+    keyring_settings: [{file: /etc/mysql/mysql.conf.d/mysqld.cnf, line: 12, group: mysqld,
+                        option: early_plugin_load, value: keyring_file.so, mine: true}]
+    keyring_file_data: /var/lib/mysql-keyring/keyring
 plan:
   description:
     - With O(plan), the role's decision for this server. Its RV(plan.problems) are empty when the server can be
@@ -449,8 +547,8 @@ plan:
     how:
       description:
         - V(online) (the keys are copied with the server paused only for its own copy), V(reload) (also switched or
-          made to load the new keys by C(ALTER INSTANCE RELOAD KEYRING), without a restart) or V(restart) (paused,
-          copied, switched and restarted).
+          made to load the new keys by C(ALTER INSTANCE RELOAD KEYRING), without a restart), V(restart) (paused,
+          copied, switched and restarted) or V(stopped) (a stopped server, copied and switched, then started).
       type: str
     expected_keystore:
       description: The keystore the server must use at the end.
@@ -460,8 +558,17 @@ plan:
         - The files a switch rewrites, in order, as M(keyops.mysql.keyring_config) options (C(path), C(format),
           C(settings), C(defaults), C(section), C(option), C(value)); C(password) says whether the destination's
           password goes into that file. Empty unless RV(plan.action=switch).
+        - A switch from the C(keyring_file) plugin to C(component_keyring_file) with O(server_files) rewrites the
+          files the server reads - the component configuration and manifest in its data directory, global files
+          that defer to them where missing, and each option file whose groups of this server load or configure the
+          plugin (C(remove_keyring_plugin), with this server's groups) - and C(owner), C(group) and C(mode) of a
+          file it creates.
       type: list
       elements: dict
+    warnings:
+      description: What the switch does that a DBA should know (also given as module warnings).
+      type: list
+      elements: str
     copy_keys:
       description:
         - Whether the role copies keys on this host. False only for a rollback of a server the migration never
@@ -507,6 +614,8 @@ from ansible_collections.keyops.mysql.plugins.module_utils import replication
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
+from ansible_collections.keyops.mysql.plugins.module_utils import server_discovery
+from ansible_collections.keyops.mysql.plugins.module_utils.plugin_switch import plan_plugin_switch
 
 
 # O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
@@ -522,6 +631,16 @@ PLAN_OPTIONS = dict(
     check_privileges=dict(type='bool', default=True),
     restart_policy=dict(type='str', default='when_needed', choices=['when_needed', 'always']),
     rollback=dict(type='bool', default=False),
+    server_stopped=dict(type='bool', default=False),
+)
+# O(server_files): a stopped server's description (a running one is found through its process).
+SERVER_FILES_OPTIONS = dict(
+    exe=dict(type='path', default=server_discovery.DEFAULT_EXE),
+    defaults_file=dict(type='path'),
+    group_suffix=dict(type='str'),
+    datadir=dict(type='path'),
+    plugin_dir=dict(type='path'),
+    version=dict(type='str'),
 )
 DEFAULT_TOOL_OPTIONS = dict((name, spec.get('default')) for name, spec in TOOL_OPTIONS.items())
 
@@ -611,6 +730,35 @@ def keystore_report(spec):
     return report
 
 
+def read_server_files(module, process):
+    """RV(server_files), and plugin_switch's plan of a move from the keyring_file plugin to component_keyring_file
+    (its edits, in the destination of O(migration)). For a stopped server (O(server=false)) also what it will use
+    when it starts, as the server report would say it: its version, and the keystore its options give the plugin."""
+    options, stopped = module.params['server_files'], process is None
+    try:
+        if stopped:
+            process = server_discovery.stopped_server(options)
+            version = options['version'] or server_discovery.binary_version(process['exe'], module.run_command)
+        else:
+            version = module.result['server_version']
+        facts = server_discovery.discover(process, module.run_command, version,
+                                          None if stopped else module.result.get('keyring_file_data'))
+        migration = module.params['migration'] or {}
+        switch = plan_plugin_switch(facts, (migration.get('destination') or {}).get('path'),
+                                    migration.get('group') or 'mysql')
+        switch['edits'] = [dict(edit, path=server_discovery.edit_path(edit['path']))
+                           if edit['format'] == 'option_file' else edit for edit in switch['edits']]
+        if stopped:
+            switch['running_pid'] = server_discovery.running_pid(facts, switch['groups'])
+    except server_discovery.DiscoveryError as exc:
+        module.fail_json(msg=str(exc))
+    module.result['server_files'] = server_discovery.report(process, facts, switch)
+    if stopped:
+        loads, data_file = server_discovery.options_keystore(switch)
+        module.result.update(server_version=version, active_keystores=[data_file] if loads and data_file else [])
+    return switch
+
+
 def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
@@ -624,15 +772,19 @@ def main():
             config_files=dict(type='list', elements='path', default=[]),
             replication=dict(type='bool', default=False),
             plan=dict(type='dict', options=PLAN_OPTIONS),
+            server_files=dict(type='dict', options=SERVER_FILES_OPTIONS),
         ),
         required_by=dict(plan=('migration',)),
         supports_check_mode=True,
     )
 
     def body():
+        process = None
         if module.params['server']:
             with module.mysql_session() as session:
                 module.result.update(server_facts(session))
+                if module.params['server_files'] is not None:
+                    process = server_discovery.running_server(session)
                 queries = module.params['verify_queries'] + encrypted_table_reads(
                     session, module.params['verify_encrypted_tables'])
                 module.result['verify_queries'] = run_verify_queries(session, queries)
@@ -641,25 +793,32 @@ def main():
             if module.params['expected_keystore']:
                 module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                                   module.params['expected_keystore'])
+        switch = None
+        if module.params['server_files'] is not None:
+            switch = read_server_files(module, process)
         module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
         module.result['config_files'] = [config_file_status(path) for path in module.params['config_files']]
         if module.params['migration'] is not None:
             migration = module.params['migration']
             module.result['migration'] = check_mode_result(module, dict(migration, method='auto',
                                                                         tool=DEFAULT_TOOL_OPTIONS))
-            if module.params['server']:
+            if module.params['server'] or switch is not None:
                 module.result['keystore_in_use'] = keystore_in_use(
                     module.result['active_keystores'], migration['source'].get('path'),
                     migration['destination'].get('path'))
         if module.params['plan'] is not None:
-            if not module.params['server']:
-                module.fail_json(msg='plan decides from the server\'s report: it needs server: true')
+            if not module.params['server'] and switch is None:
+                module.fail_json(msg='plan decides from the server\'s report: it needs server: true, or server_files '
+                                     'for a stopped server')
             module.result['plan'] = plan_host(module.result, module.result['migration'],
                                               dict(module.params['plan'], source=module.params['migration']['source'],
-                                                   destination=module.params['migration']['destination']),
+                                                   destination=module.params['migration']['destination'],
+                                                   plugin_switch=switch),
                                               read_members=lambda path: parse_json_object(read_text(path), path))
             module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                               module.result['plan']['expected_keystore'])
+            for warning in module.result['plan']['warnings']:
+                module.warn(warning)
 
     module.run(body)
 
