@@ -295,6 +295,10 @@ class ConfigEdit:
         if SECRET_MEMBER in p['settings'] or SECRET_MEMBER in p['defaults']:
             self.module.fail_json(msg='%s: put the keystore password in the password option, not in settings '
                                       '(settings are shown in results)' % path)
+        if p['format'] == 'option_file' and not p['restore_from'] and not (p['option'] or p['remove_keyring_plugin']):
+            # Not a required_if: putting an option file back (restore_from) needs neither.
+            self.module.fail_json(msg='%s: format is option_file but any of the following are missing: option, '
+                                      'remove_keyring_plugin' % path)
         before_text = read_text(path, follow=p['follow'])
         self.module.result.update(path=path, exists=before_text is not None, backup_file=None)
         if p['restore_from']:
@@ -349,7 +353,6 @@ def main():
             restore_from=dict(type='path'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
-        required_if=[('format', 'option_file', ('option', 'remove_keyring_plugin'), True)],
         required_together=[('option', 'value')],
         mutually_exclusive=[('restore_from', 'state'), ('option', 'remove_keyring_plugin')],
         supports_check_mode=True,

@@ -146,7 +146,7 @@ options:
         on its command line that loads or configures the C(keyring_file) plugin, and its component manifest and
         C(component_keyring_file) configuration (beside its binary and in its C(plugin_dir), or in its data directory
         where those defer with C(read_local_manifest) and C(read_local_config)).
-      - With O(server=true) the running server is found through its process (C(@@pid_file), C(/proc/<pid>)):
+      - With O(server=true) the running server is found through its process (C(@@pid_file), C(/proc/<pid>)), so
         keyops must run as root on the host. With O(server=false) the server is stopped (an upgrade in progress)
         and is described by the options below.
       - O(plan) plans a switch from the C(keyring_file) plugin to C(component_keyring_file) with it.
@@ -172,7 +172,7 @@ options:
         type: path
       version:
         description:
-          - With O(server=false), the MySQL version whose data directory this is (for example V(8.0.36)): which
+          - With O(server=false), the MySQL version whose data directory this is (for example V(8.0.36)) - which
             C([mysqld-X.Y]) group it read, and whether it can have components.
         type: str
   expected_keystore:
@@ -250,7 +250,7 @@ options:
         default: false
       server_stopped:
         description:
-          - The server is down (an upgrade in progress) and is described by O(server_files) with O(server=false):
+          - The server is down (an upgrade in progress) and is described by O(server_files) with O(server=false);
             RV(plan.how=stopped) copies and switches it with no server, then starts it. A server that runs after all
             (its pid file names a live C(mysqld)) is a problem.
         type: bool

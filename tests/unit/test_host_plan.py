@@ -287,3 +287,69 @@ def test_a_missing_source_is_still_refused_outside_a_rollback_or_for_a_server_to
 def test_a_rollback_of_a_switched_server_copies_back_and_switches():
     result = plan(role_settings=settings(rollback=True))
     assert (result['action'], result['copy_keys']) == ('switch', True)
+
+
+# ---- from the keyring_file plugin to component_keyring_file, with the server's files found (plugin_switch) -------
+
+PLUGIN_SOURCE = dict(type='keyring_file', path='/var/lib/mysql-keyring/keyring')
+COMPONENT_DESTINATION = dict(type='component_keyring_file', path='/var/lib/mysql-keyring/component_keyring_file')
+FOUND = dict(edits=[dict(file='component_config', path='/var/lib/mysql/component_keyring_file.cnf', format='json'),
+                    dict(file='option_file', path='/etc/mysql/mysql.conf.d/mysqld.cnf', format='option_file',
+                         remove_keyring_plugin=['mysqld', 'server', 'mysqld-8.0'])],
+             problems=[], warnings=['the local manifest can be replaced by the server\'s user'],
+             component_files=dict(manifest='/var/lib/mysql/mysqld.my',
+                                  config='/var/lib/mysql/component_keyring_file.cnf'),
+             running_pid=None)
+
+
+def plugin_server(**changes):
+    facts = server(server_version='8.0.36', active_keyrings=[dict(name='keyring_file', kind='plugin',
+                                                                  keystore=PLUGIN_SOURCE['path'])],
+                   active_keystores=[PLUGIN_SOURCE['path']])
+    facts.update(changes)
+    return facts
+
+
+def plugin_settings(found=None, **changes):
+    values = dict(source=PLUGIN_SOURCE, destination=COMPONENT_DESTINATION, component_config=None,
+                  plugin_switch=FOUND if found is None else found)
+    values.update(changes)
+    return settings(**values)
+
+
+def test_a_plugin_server_switches_with_the_edits_found_on_the_host_and_restarts():
+    result = plan(plugin_server(), role_settings=plugin_settings())
+    assert (result['action'], result['how'], result['problems']) == ('switch', 'restart', [])
+    assert result['switch_edits'] == FOUND['edits'] and result['warnings'] == FOUND['warnings']
+
+
+def test_the_planners_problems_are_the_hosts():
+    found = dict(FOUND, problems=[host_plan.problem('keyring_plugin_on_command_line', 'on its command line')])
+    assert codes(plan(plugin_server(), role_settings=plugin_settings(found))) == ['keyring_plugin_on_command_line']
+
+
+def test_component_files_set_by_the_user_must_be_the_ones_the_server_reads():
+    result = plan(plugin_server(), role_settings=plugin_settings(component_config='/etc/mysql/component.cnf',
+                                                                 component_manifest='/var/lib/mysql/mysqld.my'))
+    assert codes(result) == ['switch_file_not_read_by_server']
+    assert '/etc/mysql/component.cnf' in result['problems'][0]['msg']
+    assert '/var/lib/mysql/component_keyring_file.cnf' in result['problems'][0]['msg']
+
+
+def test_a_stopped_server_is_switched_with_no_pause_and_no_server_checks():
+    # keyring_info describes a stopped server by its files: no keyring_operations, no privileges to check.
+    stopped = dict(server_version='8.0.36', keystore_in_use='source', active_keystores=[PLUGIN_SOURCE['path']])
+    result = plan(stopped, role_settings=plugin_settings(server_stopped=True))
+    assert (result['action'], result['how'], result['problems']) == ('switch', 'stopped', [])
+
+
+def test_a_stopped_server_that_runs_after_all_is_refused():
+    stopped = dict(server_version='8.0.36', keystore_in_use='source', active_keystores=[PLUGIN_SOURCE['path']])
+    result = plan(stopped, role_settings=plugin_settings(dict(FOUND, running_pid=4242), server_stopped=True))
+    assert codes(result) == ['server_running'] and 'process 4242' in result['problems'][0]['msg']
+
+
+def test_a_stopped_server_without_its_files_cannot_be_planned():
+    stopped = dict(server_version='9.7.4', keystore_in_use='source', active_keystores=[SOURCE['path']])
+    result = plan(stopped, role_settings=settings(server_stopped=True))
+    assert 'stopped_server_needs_server_files' in codes(result)

@@ -202,8 +202,12 @@ def test_the_keyring_file_plugin_taken_out_of_this_instances_groups_through_the_
         ('early_plugin_load', 'early-plugin-load = "audit_log.so"'), ('keyring_file_data', None)]
     with open(result['backup_file']) as handle:
         assert handle.read() == original
+    backup = result['backup_file']
     rc, result = run_module(keyring_config, args, capsys)
     assert rc == 0 and not result['changed'] and result['removed'] == []
+    # The role's rollback puts it back from the backup, as an option file (neither option nor groups needed).
+    rc, result = run_module(keyring_config, dict(path=str(cnf), format='option_file', restore_from=backup), capsys)
+    assert rc == 0 and result['changed'] and cnf.read_text() == original
 
 
 def test_an_option_file_edit_needs_an_option_or_the_plugin_groups(tmp_path, capsys):
