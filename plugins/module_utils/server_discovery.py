@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
@@ -85,15 +86,21 @@ def _read_pid(pid_file):
     return int(text.strip())
 
 
-def stopped_server(params):
+def stopped_server(params, user=None):
     """The facts of a stopped server, from the options keyring_info was given (exe, defaults_file, group_suffix,
-    datadir, plugin_dir): its command line as its service would give it."""
+    datadir, plugin_dir): its command line as its service would give it, and as its HOME (~/.my.cnf) the home of
+    the OS user it runs as (none if that user is unknown)."""
+    if user and not params.get('home'):
+        try:
+            params = dict(params, home=pwd.getpwnam(user).pw_dir)
+        except KeyError:
+            pass
     argv = [params.get('exe') or DEFAULT_EXE]
     if params.get('defaults_file'):
         argv.append('--defaults-file=%s' % params['defaults_file'])
     if params.get('group_suffix'):
         argv.append('--defaults-group-suffix=%s' % params['group_suffix'])
-    return dict(pid=None, argv=argv, exe=argv[0], home=params.get('home') or '/root', datadir=params.get('datadir'),
+    return dict(pid=None, argv=argv, exe=argv[0], home=params.get('home') or '', datadir=params.get('datadir'),
                 plugin_dir=params.get('plugin_dir'), basedir=None)
 
 

@@ -344,7 +344,7 @@ def main():
             section=dict(type='str', default='mysqld'),
             option=dict(type='str'),
             value=dict(type='str'),
-            remove_keyring_plugin=dict(type='list', elements='str'),
+            remove_keyring_plugin=dict(type='list', elements='str', no_log=False),     # option-file group names
             owner=dict(type='str'),
             group=dict(type='str'),
             mode=dict(type='raw', default='0640'),

@@ -737,7 +737,8 @@ def read_server_files(module, process):
     options, stopped = module.params['server_files'], process is None
     try:
         if stopped:
-            process = server_discovery.stopped_server(options)
+            owner = (module.params['migration'] or {}).get('owner') or 'mysql'
+            process = server_discovery.stopped_server(options, owner)
             version = options['version'] or server_discovery.binary_version(process['exe'], module.run_command)
         else:
             version = module.result['server_version']

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import pwd
 
 import pytest
 
@@ -118,6 +119,13 @@ def test_a_local_manifest_that_is_a_link_is_refused(host, tmp_path):
 
 def test_a_binary_that_cannot_list_its_files_is_one_clear_line(host):
     process = server_discovery.stopped_server(dict(exe='/opt/mysql/bin/mysqld'))
-    with pytest.raises(server_discovery.DiscoveryError, match='/opt/mysql/bin/mysqld --no-defaults --verbose --help '
-                                                               'failed .No such file.'):
+    expected = '/opt/mysql/bin/mysqld --no-defaults --verbose --help failed .No such file.'
+    with pytest.raises(server_discovery.DiscoveryError, match=expected):
         server_discovery.discover(process, lambda argv: (2, '', 'No such file or directory\n'))
+
+
+def test_a_stopped_servers_home_is_its_users():
+    root_home = pwd.getpwnam('root').pw_dir
+    assert server_discovery.stopped_server(dict(exe='/usr/sbin/mysqld'), 'root')['home'] == root_home
+    assert server_discovery.stopped_server(dict(exe='/usr/sbin/mysqld'), 'no-such-user-here')['home'] == ''
+    assert server_discovery.stopped_server(dict(exe='/usr/sbin/mysqld', home='/srv/my'), 'root')['home'] == '/srv/my'

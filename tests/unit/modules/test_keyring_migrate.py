@@ -384,8 +384,8 @@ def test_a_backup_that_stays_is_an_interrupted_write_even_in_check_mode(files, f
     assert len(waits) == migration.SETTLE_ATTEMPTS - 1
 
 
-def test_online_the_check_before_the_pause_waits_out_the_backup_of_the_servers_own_write(files, fake_server, capsys,
-                                                                                          monkeypatch):
+def test_online_the_check_before_the_pause_waits_out_a_backup_of_the_servers_write(files, fake_server, capsys,
+                                                                                   monkeypatch):
     # Seen in CI: the check that runs before the pause (the source holds keys) read a GR member's keystore in the
     # milliseconds a replicated master key rotation was writing it through its .backup, and failed the copy.
     open_keystore('keyring_file', files['source']).write(KEYS)
