@@ -66,6 +66,15 @@ options:
       - V(0) reads none.
     type: int
     default: 0
+  verify_binary_logs:
+    description:
+      - When the server encrypts its binary logs (C(binlog_encryption=ON)), also read the first event of its oldest
+        and of its newest encrypted binary log (C(SHOW BINLOG EVENTS ... LIMIT 1)), as O(verify_queries) do. Each
+        log's file password is encrypted with the replication master key it was written under, which the server
+        fetches from its keyring, so this finds a keyring that lost an older binary log master key.
+      - Needs C(REPLICATION CLIENT) and C(REPLICATION SLAVE); a login without them reads none, with a warning.
+    type: bool
+    default: false
   migration:
     description:
       - Also report what M(keyops.mysql.keyring_migrate) would do, in check mode, with these options - which keys
@@ -408,7 +417,7 @@ can_set_keyring_operations:
 verify_queries:
   description:
     - Each O(verify_queries) statement with the number of rows it returned, then each read of an encrypted table
-      that O(verify_encrypted_tables) made.
+      that O(verify_encrypted_tables) made, then each read of an encrypted binary log (O(verify_binary_logs)).
   returned: O(server=true)
   type: list
   elements: dict
@@ -714,6 +723,25 @@ ENCRYPTED_TABLES = ("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TAB
                     "AND ENGINE = 'InnoDB' AND CREATE_OPTIONS LIKE %s ORDER BY TABLE_SCHEMA, TABLE_NAME LIMIT %s")
 
 
+def encrypted_binary_log_reads(session, warn):
+    """One-event reads of the oldest and the newest encrypted binary log, as verify queries; none when the server
+    does not encrypt them, or (with a warning) when the login may not list them."""
+    rows = session.optional_query('SELECT @@GLOBAL.binlog_encryption, @@GLOBAL.log_bin')
+    if not rows or not int(rows[0][0]) or not int(rows[0][1]):
+        return []
+    try:
+        logs = session.query('SHOW BINARY LOGS', record=False)
+        session.query("SHOW BINLOG EVENTS IN '%s' LIMIT 0" % logs[-1][0].replace("'", "''"), record=False)
+    except MysqlError as exc:
+        if exc.code in (1227, 1142):           # access denied: REPLICATION CLIENT / REPLICATION SLAVE
+            warn('the encrypted binary logs were not read: %s' % exc)
+            return []
+        raise
+    encrypted = [row[0] for row in logs if len(row) > 2 and str(row[2]).lower() == 'yes']
+    return ["SHOW BINLOG EVENTS IN '%s' LIMIT 1" % name.replace("'", "''")
+            for name in sorted(set(encrypted[:1] + encrypted[-1:]), key=encrypted.index)]
+
+
 def encrypted_table_reads(session, limit):
     """One-row reads of up to `limit` encrypted InnoDB tables, as verify queries."""
     if limit <= 0:
@@ -768,6 +796,7 @@ def main():
             server=dict(type='bool', default=True),
             verify_queries=dict(type='list', elements='str', default=[]),
             verify_encrypted_tables=dict(type='int', default=0),
+            verify_binary_logs=dict(type='bool', default=False),
             migration=dict(type='dict', options=MIGRATION_PLAN_OPTIONS),
             expected_keystore=dict(type='path'),
             config_files=dict(type='list', elements='path', default=[]),
@@ -788,6 +817,8 @@ def main():
                     process = server_discovery.running_server(session)
                 queries = module.params['verify_queries'] + encrypted_table_reads(
                     session, module.params['verify_encrypted_tables'])
+                if module.params['verify_binary_logs']:
+                    queries += encrypted_binary_log_reads(session, module.warn)
                 module.result['verify_queries'] = run_verify_queries(session, queries)
                 if module.params['replication']:
                     module.result['replication'] = replication.status(session, exit_state=True)

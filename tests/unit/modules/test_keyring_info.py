@@ -90,6 +90,42 @@ def test_verify_encrypted_tables_reads_one_row_of_each_and_names_the_one_that_fa
     assert rc == 0 and not any('information_schema.TABLES' in sql for sql in fake_server.executed)
 
 
+def test_verify_binary_logs_reads_the_oldest_and_newest_encrypted_log(fake_server, capsys):
+    import pymysql
+    original = fake_server.execute
+    logs = [('binlog.000001', 180, 'No'), ('binlog.000002', 700, 'Yes'), ('binlog.000003', 900, 'Yes'),
+            ('binlog.000004', 300, 'Yes')]
+
+    def execute(sql):
+        if sql == 'SELECT @@GLOBAL.binlog_encryption, @@GLOBAL.log_bin':
+            return [(fake_server.binlog_encryption, 1)]
+        if sql == 'SHOW BINARY LOGS':
+            return logs
+        if sql.startswith('SHOW BINLOG EVENTS'):
+            if fake_server.no_replication_slave:
+                raise pymysql.err.OperationalError(1227, 'Access denied; you need (at least one of) the REPLICATION '
+                                                         'SLAVE privilege(s) for this operation')
+            if fake_server.lost_key and '000002' in sql:
+                raise pymysql.err.OperationalError(3185, "Can't find key from keyring")
+            return [] if sql.endswith('LIMIT 0') else [('binlog.000002', 4, 'Format_desc', 1, 127, 'Server ver')]
+        return original(sql)
+    fake_server.execute = execute
+    fake_server.binlog_encryption, fake_server.no_replication_slave, fake_server.lost_key = 1, False, False
+    args = dict(login_unix_socket='/s', config_file='', verify_binary_logs=True)
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 0 and [q['query'] for q in result['verify_queries']] == [
+        "SHOW BINLOG EVENTS IN 'binlog.000002' LIMIT 1", "SHOW BINLOG EVENTS IN 'binlog.000004' LIMIT 1"]
+    fake_server.lost_key = True
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 1 and "SHOW BINLOG EVENTS IN 'binlog.000002' LIMIT 1" in result['msg'] and '3185' in result['msg']
+    fake_server.lost_key, fake_server.no_replication_slave = False, True
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 0 and result['verify_queries'] == [] and 'REPLICATION SLAVE' in str(result['warnings'])
+    fake_server.binlog_encryption = 0
+    rc, result = run_module(keyring_info, args, capsys)
+    assert rc == 0 and result['verify_queries'] == []
+
+
 def test_migration_reports_what_keyring_migrate_would_do_without_writing(tmp_path, capsys):
     from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
     source, destination = str(tmp_path / 'keyring'), str(tmp_path / 'component')
