@@ -45,8 +45,9 @@ from ansible_collections.keyops.mysql.plugins.module_utils.server_files import (
 DEFAULT_EXE = '/usr/sbin/mysqld'
 
 
-class DiscoveryError(Exception):
-    """What was needed to find the server's files could not be read; the message says which and what to do."""
+class DiscoveryError(KeystoreError):
+    """What was needed to find the server's files could not be read; the message says which and what to do. A
+    KeystoreError, so that a module fails with its one line wherever it is raised."""
 
 
 def running_server(session):
@@ -139,7 +140,15 @@ def edit_path(path):
         raise DiscoveryError('the option file %s cannot be edited safely: %s' % (path, exc))
 
 
+def _require_exe(exe):
+    # AnsibleModule.run_command fails the module itself, with no file name, when the binary is missing.
+    if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        raise DiscoveryError('%s is not an executable file: the mysqld binary the server starts with is needed to '
+                             'tell which option files it reads (for a stopped server set its exe)' % exe)
+
+
 def _help(exe, run_command):
+    _require_exe(exe)
     rc, out, err = run_command([exe, '--no-defaults', '--verbose', '--help'])
     if rc != 0:
         raise DiscoveryError('%s --no-defaults --verbose --help failed (%s): cannot tell which option files the '
@@ -171,6 +180,7 @@ def _read_json(path, follow=False):
 
 def binary_version(exe, run_command):
     """The version `mysqld --version` prints ('mysqld  Ver 8.0.36 for Linux ...' -> '8.0.36')."""
+    _require_exe(exe)
     rc, out, err = run_command([exe, '--version'])
     match = re.search(r'\bVer\s+(\d+\.\d+\.\d+)', out or '')
     if rc != 0 or not match:

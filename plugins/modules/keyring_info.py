@@ -763,24 +763,20 @@ def read_server_files(module, process):
     (its edits, in the destination of O(migration)). For a stopped server (O(server=false)) also what it will use
     when it starts, as the server report would say it: its version, and the keystore its options give the plugin."""
     options, stopped = module.params['server_files'], process is None
-    try:
-        if stopped:
-            owner = (module.params['migration'] or {}).get('owner') or 'mysql'
-            process = server_discovery.stopped_server(options, owner)
-            version = options['version'] or server_discovery.binary_version(process['exe'], module.run_command)
-        else:
-            version = module.result['server_version']
-        facts = server_discovery.discover(process, module.run_command, version,
-                                          None if stopped else module.result.get('keyring_file_data'))
-        migration = module.params['migration'] or {}
-        switch = plan_plugin_switch(facts, (migration.get('destination') or {}).get('path'),
-                                    migration.get('group') or 'mysql')
-        switch['edits'] = [dict(edit, path=server_discovery.edit_path(edit['path']))
-                           if edit['format'] == 'option_file' else edit for edit in switch['edits']]
-        if stopped:
-            switch['running_pid'] = server_discovery.running_pid(facts, switch['groups'])
-    except server_discovery.DiscoveryError as exc:
-        module.fail_json(msg=str(exc))
+    migration = module.params['migration'] or {}
+    if stopped:
+        process = server_discovery.stopped_server(options, migration.get('owner') or 'mysql')
+        version = options['version'] or server_discovery.binary_version(process['exe'], module.run_command)
+    else:
+        version = module.result['server_version']
+    facts = server_discovery.discover(process, module.run_command, version,
+                                      None if stopped else module.result.get('keyring_file_data'))
+    switch = plan_plugin_switch(facts, (migration.get('destination') or {}).get('path'),
+                                migration.get('group') or 'mysql')
+    switch['edits'] = [dict(edit, path=server_discovery.edit_path(edit['path']))
+                       if edit['format'] == 'option_file' else edit for edit in switch['edits']]
+    if stopped:
+        switch['running_pid'] = server_discovery.running_pid(facts, switch['groups'])
     module.result['server_files'] = server_discovery.report(process, facts, switch)
     if stopped:
         loads, data_file = server_discovery.options_keystore(switch)

@@ -59,6 +59,9 @@ def host(tmp_path):
     (etc / 'conf.d' / 'ignored.ini').write_text('[mysqld]\nkeyring_file_data=/no\n')
     (plugin_dir / 'component_keyring_file.cnf').write_text('{"read_local_config": true}')
     exe = str(sbin / 'mysqld')
+    with open(exe, 'w') as handle:
+        handle.write('#!/bin/sh\n')         # stands in for the binary; run_command below answers for it
+    os.chmod(exe, 0o755)
     calls = []
 
     def run_command(argv):
@@ -118,10 +121,17 @@ def test_a_local_manifest_that_is_a_link_is_refused(host, tmp_path):
 
 
 def test_a_binary_that_cannot_list_its_files_is_one_clear_line(host):
-    process = server_discovery.stopped_server(dict(exe='/opt/mysql/bin/mysqld'))
-    expected = '/opt/mysql/bin/mysqld --no-defaults --verbose --help failed .No such file.'
+    process = server_discovery.stopped_server(dict(exe=host['exe']))
+    expected = '%s --no-defaults --verbose --help failed .libfoo.so: cannot open.' % host['exe']
     with pytest.raises(server_discovery.DiscoveryError, match=expected):
-        server_discovery.discover(process, lambda argv: (2, '', 'No such file or directory\n'))
+        server_discovery.discover(process, lambda argv: (127, '', 'error\nlibfoo.so: cannot open\n'))
+
+
+def test_a_missing_binary_is_named(host):
+    process = server_discovery.stopped_server(dict(exe='/opt/mysql/bin/mysqld'))
+    with pytest.raises(server_discovery.DiscoveryError, match='/opt/mysql/bin/mysqld is not an executable file'):
+        server_discovery.discover(process, host['run_command'])
+    assert host['calls'] == []
 
 
 def test_a_stopped_servers_home_is_its_users():

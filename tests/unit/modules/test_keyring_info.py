@@ -164,3 +164,10 @@ def test_a_migration_that_would_fail_is_reported_not_raised(tmp_path, capsys):
     rc, result = run_module(keyring_info, dict(server=False, migration=dict(
         migration, source=dict(type='keyring_file', path=str(tmp_path / 'missing')))), capsys)
     assert rc == 0 and result['migration']['failed'] and 'does not exist' in result['migration']['msg']
+
+
+def test_server_files_of_a_stopped_server_whose_binary_is_missing_fail_in_one_line(tmp_path, capsys):
+    exe = str(tmp_path / 'no-mysqld')
+    rc, result = run_module(keyring_info, dict(server=False, server_files=dict(exe=exe, version='8.0.36')), capsys)
+    assert rc == 1 and result['error'] == 'DiscoveryError' and '\n' not in result['msg'], result
+    assert result['msg'].startswith('%s is not an executable file' % exe), result['msg']
