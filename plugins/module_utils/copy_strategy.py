@@ -34,6 +34,7 @@ class CopyStrategy:
         self.diff = migration.diff
         self.warn = migration.warn
         self.session_factory = migration.session_factory
+        self.server_running = migration.server_running
 
     def check(self):
         pass

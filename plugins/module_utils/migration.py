@@ -81,8 +81,9 @@ MIGRATION_OPTIONS = dict(
 )
 
 DEFAULT_NEW_FILE_MODE = 0o640
-# An unpaused read that finds a keystore's .backup looks again this many times, this far apart (see Migration.copy).
-SETTLE_ATTEMPTS = 5
+# An unpaused read that finds a keystore's .backup looks again this many times, this far apart (Migration.settled): a
+# server's write lives for milliseconds, but on a loaded host (CI: 2 cores, 6 servers) well over 0.4 s was seen.
+SETTLE_ATTEMPTS = 20
 SETTLE_WAIT = 0.1
 
 
@@ -103,8 +104,13 @@ class KeyringMigration:
     (unconnected) MysqlSession objects, so keyring_info can run it in check mode for its report.
     """
 
-    def __init__(self, params, result, check_mode=False, diff=False, warn=None, session_factory=None):
+    def __init__(self, params, result, check_mode=False, diff=False, warn=None, session_factory=None,
+                 server_running=None):
         self.params = params
+        # Whether a running server may be writing the keystores while they are read unpaused (an online run before
+        # its pause, or a check of a running server's keystores, as keyring_info's): its .backup lives for
+        # milliseconds, and is waited out (settled).
+        self.server_running = params.get('online') if server_running is None else server_running
         self.result = result
         self.check_mode = check_mode
         self.diff = diff
@@ -217,9 +223,9 @@ class NativeCopy(CopyStrategy):
             self.report_conflicts(exc)
             raise
         except KeystoreError:
-            if not self.params['online']:
+            if not self.server_running:
                 raise
-            # Unpaused, a server may be rewriting a keystore as it is read: the paused copy decides.
+            # Unpaused, a server may be rewriting a keystore as it is read: the copy decides (paused, or settled).
             return None
 
     def nothing_to_write(self, source, destination, prepared):
@@ -277,7 +283,7 @@ class NativeCopy(CopyStrategy):
         self.check_reachable(destination, owner, group)
         # Online, the server is not paused yet and may be writing its keystore through a .backup that lives for
         # milliseconds (a replicated master key rotation, say): wait that write out, as the check-mode copy does.
-        keys = self.settled(lambda: source.load(self.params['on_backup_file']), self.params['online'])
+        keys = self.settled(lambda: source.load(self.params['on_backup_file']), self.server_running)
         refuse_empty_source(len(keys), self.params['allow_empty_source'], source.path)
 
     @staticmethod
@@ -309,13 +315,13 @@ class NativeCopy(CopyStrategy):
                 # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
                 self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
 
-        # In check mode an online run pauses nothing (the role's preflight plans this way): wait out a running
-        # server's own write, as check_before_copy does.
+        # A running server's own write is waited out, as in check_before_copy: in check mode nothing is paused, and
+        # a write the server began before the pause may still be finishing.
         try:
             plan, written = self.settled(lambda: migrate(
                 source, destination, owner=owner, group=group, mode=mode, check_mode=self.check_mode,
                 on_backup=self.params['on_backup_file'], before_write=keep_previous, prepared=prepared),
-                self.check_mode and self.params['online'])
+                self.server_running)
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
             raise
@@ -341,12 +347,14 @@ class NativeCopy(CopyStrategy):
                                                   key_count=summary['destination_key_count_after']))
 
 
-def check_mode_result(module, params):
+def check_mode_result(module, params, server_running=True):
     """keyring_migrate's check-mode result for `params` (its options but online and backup): what it would copy,
-    and if it would fail, failed=true and the message it would fail with. Never fails `module`."""
+    and if it would fail, failed=true and the message it would fail with. Never fails `module`. With
+    `server_running`, a .backup of the running server's own write is waited out, as an online run waits it out
+    before its pause."""
     result = {}
     run = KeyringMigration(dict(params, online=False, backup=False), result, check_mode=True, warn=module.warn,
-                           session_factory=module.mysql_session)
+                           session_factory=module.mysql_session, server_running=server_running)
     try:
         run.run()
     except (KeystoreError, MysqlError) as exc:

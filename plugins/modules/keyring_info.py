@@ -829,7 +829,8 @@ def main():
         if module.params['migration'] is not None:
             migration = module.params['migration']
             module.result['migration'] = check_mode_result(module, dict(migration, method='auto',
-                                                                        tool=DEFAULT_TOOL_OPTIONS))
+                                                                        tool=DEFAULT_TOOL_OPTIONS),
+                                                           server_running=module.params['server'])
             if module.params['server'] or switch is not None:
                 module.result['keystore_in_use'] = keystore_in_use(
                     module.result['active_keystores'], migration['source'].get('path'),

@@ -10,9 +10,13 @@ moves), and each leaves the groups healthy.
 """
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
+
+from ..conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -158,6 +162,33 @@ def test_binary_log_keys_in_every_keystore(fleet):
         # The sandbox recorded them among the expected keys.
         expected = {k["id"] for k in fleet.hosts[host]["keyring_expected_keys"]}
         assert set(keys) <= expected, (host, keys)
+
+
+def run_module(fleet, pattern, module, args):
+    """Run a keyops.mysql module ad hoc on the hosts of pattern; return {host: module result}."""
+    tree = fleet.state_dir / "ansible-results" / ("module-%s" % module)
+    subprocess.run([fleet.ansible_bin("ansible"), "-i", str(fleet.inventory), pattern, "-m", "keyops.mysql." + module,
+                    "-a", json.dumps(args)],
+                   env=fleet.ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+                                         ANSIBLE_CALLBACK_TREE_DIR=str(tree),
+                                         ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, ".cache", "collections")),
+                   cwd=fleet.state_dir, capture_output=True, text=True, timeout=300, check=False)
+    return {p.name: json.loads(p.read_text()) for p in tree.glob("*")}
+
+
+def test_keyring_info_reads_the_oldest_and_newest_encrypted_binary_log(fleet):
+    # A second binary log on the source, so that the oldest and the newest differ; both are encrypted
+    # (binlog_encryption=ON from the start), their file passwords under the binary log master key in the keyring.
+    source = fleet.replication_group("async1")[0]
+    ok(fleet.command(source, [*ROOT, "FLUSH BINARY LOGS"]), [source])
+    logs = rows(ok(fleet.command(source, [*ROOT, "SHOW BINARY LOGS"]), [source])[source])
+    encrypted = [log[0] for log in logs if log[2] == "Yes"]
+    assert len(encrypted) >= 2, logs
+    result = run_module(fleet, source, "keyring_info",
+                        {"login_unix_socket": "/run/mysqld/mysqld.sock", "verify_binary_logs": True})[source]
+    assert not result.get("failed"), result
+    assert result["verify_queries"] == [
+        {"query": "SHOW BINLOG EVENTS IN '%s' LIMIT 1" % name, "row_count": 1} for name in (encrypted[0], encrypted[-1])]
 
 
 def server_uuids(fleet, hosts):

@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import binascii
 import json
+import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
@@ -171,3 +172,34 @@ def test_server_files_of_a_stopped_server_whose_binary_is_missing_fail_in_one_li
     rc, result = run_module(keyring_info, dict(server=False, server_files=dict(exe=exe, version='8.0.36')), capsys)
     assert rc == 1 and result['error'] == 'DiscoveryError' and '\n' not in result['msg'], result
     assert result['msg'].startswith('%s is not an executable file' % exe), result['msg']
+
+
+def test_the_preflights_copy_check_waits_out_the_running_servers_own_write(tmp_path, fake_server, capsys,
+                                                                            monkeypatch):
+    # Seen in CI: the role's preflight read an async replica's keystore while a replicated master key rotation was
+    # writing it through its .backup, and refused the run as an interrupted write.
+    from ansible_collections.keyops.mysql.plugins.module_utils import migration as migration_utils
+    source, destination = str(tmp_path / 'component'), str(tmp_path / 'component.new')
+    open_keystore('component_keyring_file', source).write([KEY])
+    with open(source + '.backup', 'wb') as handle:
+        handle.write(open(source, 'rb').read())
+    waits = []
+
+    def the_write_finishes(seconds):
+        waits.append(seconds)
+        os.unlink(source + '.backup')
+    monkeypatch.setattr(migration_utils.time, 'sleep', the_write_finishes)
+    migration = dict(source=dict(type='component_keyring_file', path=source),
+                     destination=dict(type='component_keyring_file', path=destination))
+    rc, result = run_module(keyring_info, dict(login_unix_socket='/s', config_file='', migration=migration), capsys)
+    assert rc == 0 and result['migration']['failed'] is False and waits == [migration_utils.SETTLE_WAIT], result
+    assert result['migration']['migrated_count'] == 1
+
+    # No server (server: false): nothing writes the keystore, so a backup is an interrupted write at once.
+    with open(source + '.backup', 'wb') as handle:
+        handle.write(open(source, 'rb').read())
+    waits.clear()
+    monkeypatch.setattr(migration_utils.time, 'sleep', waits.append)
+    rc, result = run_module(keyring_info, dict(server=False, migration=migration), capsys)
+    assert rc == 0 and result['migration']['failed'] is True and waits == []
+    assert result['migration']['error'] == 'BackupPresentError'
