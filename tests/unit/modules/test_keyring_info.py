@@ -175,7 +175,7 @@ def test_server_files_of_a_stopped_server_whose_binary_is_missing_fail_in_one_li
 
 
 def test_the_preflights_copy_check_waits_out_the_running_servers_own_write(tmp_path, fake_server, capsys,
-                                                                            monkeypatch):
+                                                                           monkeypatch):
     # Seen in CI: the role's preflight read an async replica's keystore while a replicated master key rotation was
     # writing it through its .backup, and refused the run as an interrupted write.
     from ansible_collections.keyops.mysql.plugins.module_utils import migration as migration_utils
