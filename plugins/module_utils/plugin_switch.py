@@ -43,8 +43,8 @@ from ansible_collections.keyops.mysql.plugins.module_utils.option_files import (
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.server_files import (
     COMPONENT_CONFIG,
-    MANIFEST,
     command_line,
+    component_file_paths,
 )
 
 COMPONENT = 'component_keyring_file'
@@ -109,7 +109,8 @@ def plan_plugin_switch(facts, destination_path, server_group):
     settings = [dict(setting.as_dict(), mine=is_mine) for setting, is_mine in found]
     settings += [dict(setting.as_dict(), mine=True) for setting in on_argv]
 
-    local = dict(manifest=os.path.join(datadir, MANIFEST), config=os.path.join(datadir, COMPONENT_CONFIG))
+    paths = component_file_paths(facts['exe'], facts['plugin_dir'], datadir)
+    local = dict(manifest=paths['local_manifest'], config=paths['local_config'])
     problems = []
     if own_multi[1:]:
         problems.append(problem(MYSQLD_MULTI_GROUP_AMBIGUOUS, 'the mysqld_multi groups %s all name datadir %s, so '
@@ -128,10 +129,10 @@ def plan_plugin_switch(facts, destination_path, server_group):
                              % _where(setting, argv))
                      for setting in mine if setting.group in shared]
     problems += active_plugin_problems(facts.get('keyring_file_data'), mine, on_argv, groups, argv)
-    problems += component_file_problems(facts, local['manifest'])
+    problems += component_file_problems(facts, paths)
 
-    return dict(edits=switch_edits(facts, destination_path, server_group, local, mine, groups),
-                problems=problems, warnings=[local_manifest_warning(facts, local['manifest'])],
+    return dict(edits=switch_edits(facts, destination_path, server_group, paths, mine, groups),
+                problems=problems, warnings=[local_manifest_warning(paths)],
                 settings=settings, groups=groups, instance=instance, component_files=local)
 
 
@@ -218,7 +219,7 @@ def active_plugin_problems(keyring_file_data, mine, on_argv, groups, argv):
     return found
 
 
-def component_file_problems(facts, local_manifest):
+def component_file_problems(facts, paths):
     """Global files that load or configure components for every instance on the host, and a local manifest the
     switch would overwrite."""
     found = []
@@ -228,21 +229,20 @@ def component_file_problems(facts, local_manifest):
                              '"read_local_manifest": true), so it loads components (%s) for every instance on this '
                              'host: replace it with {"read_local_manifest": true} and move its components into each '
                              "data directory's mysqld.my, then run again"
-                             % (os.path.join(os.path.dirname(facts['exe']), MANIFEST),
-                                _member(global_manifest, 'components') or 'none now')))
+                             % (paths['global_manifest'], _member(global_manifest, 'components') or 'none now')))
     global_config = facts.get('global_config')
     if global_config is not None and not _member(global_config, 'read_local_config'):
         found.append(problem(GLOBAL_CONFIG_NOT_DEFERRING, '%s does not defer to the data directory (no '
                              '"read_local_config": true), so it configures %s for every instance on this host: '
                              'replace it with {"read_local_config": true} and move its settings into each data '
                              "directory's %s, then run again"
-                             % (os.path.join(facts['plugin_dir'], COMPONENT_CONFIG), COMPONENT, COMPONENT_CONFIG)))
+                             % (paths['global_config'], COMPONENT, COMPONENT_CONFIG)))
     loaded = manifest_components(facts.get('local_manifest'))
     if loaded and COMPONENT_URN not in loaded:
         found.append(problem(LOCAL_MANIFEST_LOADS_OTHER, '%s already loads %s, which the switch would replace with %s: '
                              'merge them by hand (one "components" value, URNs separated by commas; a server loads '
                              'one keyring component), then run again'
-                             % (local_manifest, ','.join(loaded), COMPONENT_URN)))
+                             % (paths['local_manifest'], ','.join(loaded), COMPONENT_URN)))
     return found
 
 
@@ -254,7 +254,7 @@ def manifest_components(manifest):
     return [urn.strip() for urn in value.split(',') if urn.strip()]
 
 
-def switch_edits(facts, destination_path, server_group, local, mine, groups):
+def switch_edits(facts, destination_path, server_group, paths, mine, groups):
     """The keyring_config edits, in the order they are made.
 
     The component is loaded and configured per instance, from the manifest and configuration in its own data
@@ -262,37 +262,37 @@ def switch_edits(facts, destination_path, server_group, local, mine, groups):
     instances on one host each get their own keystore, and an instance still on the plugin, with no local files,
     loads nothing new. The global files are written only where missing (one that exists and does not defer is a
     problem, never overwritten); the option files' plugin lines go last, once the component's files are there."""
-    edits = [dict(file='component_config', path=local['config'], format='json',
+    edits = [dict(file='component_config', path=paths['local_config'], format='json',
                   settings=dict(path=destination_path), defaults=dict(read_only=False), password=False,
                   owner='root', group=server_group, mode='0640')]
     loaded = manifest_components(facts.get('local_manifest'))
     if COMPONENT_URN not in loaded or set(loaded) == {COMPONENT_URN}:
         # One that lists the component with others (merged by hand) is left as it is: the edit would drop them.
-        edits.append(dict(file='component_manifest', path=local['manifest'], format='json',
+        edits.append(dict(file='component_manifest', path=paths['local_manifest'], format='json',
                           settings=dict(components=COMPONENT_URN), defaults={}, password=False,
                           owner='root', group=server_group, mode='0640'))
     if facts.get('global_config') is None:
-        edits.append(dict(file='global_component_config', path=os.path.join(facts['plugin_dir'], COMPONENT_CONFIG),
+        edits.append(dict(file='global_component_config', path=paths['global_config'],
                           format='json', settings=dict(read_local_config=True), defaults={}, password=False,
                           owner='root', group='root', mode='0644'))
     if facts.get('global_manifest') is None:
-        edits.append(dict(file='global_component_manifest', path=os.path.join(os.path.dirname(facts['exe']), MANIFEST),
+        edits.append(dict(file='global_component_manifest', path=paths['global_manifest'],
                           format='json', settings=dict(read_local_manifest=True), defaults={}, password=False,
                           owner='root', group='root', mode='0644'))
-    paths = []
+    option_files = []
     for setting in mine:
-        if setting.path not in paths:
-            paths.append(setting.path)
+        if setting.path not in option_files:
+            option_files.append(setting.path)
     edits += [dict(file='option_file', path=path, format='option_file', remove_keyring_plugin=list(groups))
-              for path in paths]
+              for path in option_files]
     return edits
 
 
-def local_manifest_warning(facts, local_manifest):
+def local_manifest_warning(paths):
     return ('%s is in the data directory, which the server\'s OS user owns: that user can replace it, and MySQL '
             'loads the components it names at the next start; on a single-instance host a root-owned global '
             'manifest (%s) that loads %s itself is the hardened alternative'
-            % (local_manifest, os.path.join(os.path.dirname(facts['exe']), MANIFEST), COMPONENT_URN))
+            % (paths['local_manifest'], paths['global_manifest'], COMPONENT_URN))
 
 
 def _member(document, name):

@@ -34,9 +34,8 @@ from ansible_collections.keyops.mysql.plugins.module_utils.option_files import (
     read_tree,
 )
 from ansible_collections.keyops.mysql.plugins.module_utils.server_files import (
-    COMPONENT_CONFIG,
-    MANIFEST,
     command_line,
+    component_file_paths,
     default_files,
     help_variables,
     option_files,
@@ -122,13 +121,11 @@ def discover(process, run_command, version=None, keyring_file_data=None):
         if not process.get(name):
             raise DiscoveryError('cannot tell the server\'s %s from its options or its binary %s: set it'
                                  % (name, process['exe']))
-    datadir, plugin_dir = process['datadir'], process['plugin_dir']
-    facts = dict(version=version, datadir=datadir, plugin_dir=plugin_dir, exe=process['exe'], argv=process['argv'],
-                 keyring_file_data=keyring_file_data, option_files=files, option_tree=tree,
-                 global_manifest=_read_json(os.path.join(os.path.dirname(process['exe']), MANIFEST), follow=True),
-                 global_config=_read_json(os.path.join(plugin_dir, COMPONENT_CONFIG), follow=True),
-                 local_manifest=_read_json(os.path.join(datadir, MANIFEST)),
-                 local_config=_read_json(os.path.join(datadir, COMPONENT_CONFIG)))
+    facts = dict(version=version, datadir=process['datadir'], plugin_dir=process['plugin_dir'], exe=process['exe'],
+                 argv=process['argv'], keyring_file_data=keyring_file_data, option_files=files, option_tree=tree)
+    # The global files are root's (followed through root's links); the local ones, in the data directory, never.
+    for name, path in component_file_paths(process['exe'], process['plugin_dir'], process['datadir']).items():
+        facts[name] = _read_json(path, follow=name.startswith('global_'))
     return facts
 
 
@@ -226,11 +223,8 @@ def report(process, facts, switch):
     """keyring_info's RV(server_files): where the server is, what it reads, and its keyring lines - never its whole
     command line (nothing but the option-file and keyring options of it) nor the files' other lines."""
     cmdline = command_line(facts['argv'])
-    files = [('global_manifest', os.path.join(os.path.dirname(facts['exe']), MANIFEST)),
-             ('global_config', os.path.join(facts['plugin_dir'], COMPONENT_CONFIG)),
-             ('local_manifest', os.path.join(facts['datadir'], MANIFEST)),
-             ('local_config', os.path.join(facts['datadir'], COMPONENT_CONFIG))]
-    component_files = dict((name, dict(path=path, members=facts[name])) for name, path in files)
+    paths = component_file_paths(facts['exe'], facts['plugin_dir'], facts['datadir'])
+    component_files = dict((name, dict(path=path, members=facts[name])) for name, path in paths.items())
     component_files.update(switch['component_files'])
     return dict(pid=process.get('pid'), exe=facts['exe'], datadir=facts['datadir'], plugin_dir=facts['plugin_dir'],
                 option_files=facts['option_files'], command_line=cmdline, groups=switch['groups'],

@@ -84,14 +84,22 @@ def option_files(cmdline, help_files, home):
     return files
 
 
+def component_file_paths(exe, plugin_dir, datadir):
+    """Where MySQL looks for the manifest and the keyring_file component configuration: beside the binary and in
+    the plugin directory (global), and in the data directory (local, read where the global file defers)."""
+    return dict(global_manifest=os.path.join(os.path.dirname(exe), MANIFEST),
+                global_config=os.path.join(plugin_dir, COMPONENT_CONFIG),
+                local_manifest=os.path.join(datadir, MANIFEST), local_config=os.path.join(datadir, COMPONENT_CONFIG))
+
+
 def component_files(exe, plugin_dir, datadir, read_json):
     """Where this server reads its manifest and its keyring_file component configuration: dict(manifest,
     global_manifest, config, global_config), each path the server uses, read_json(path) -> the file's object or
     None when it is missing. A global file that says read_local_* sends the server to the data directory's."""
-    global_manifest = os.path.join(os.path.dirname(exe), MANIFEST)
-    global_config = os.path.join(plugin_dir, COMPONENT_CONFIG)
-    manifest = (read_json(global_manifest) or {}).get('read_local_manifest') and os.path.join(datadir, MANIFEST)
-    config = (read_json(global_config) or {}).get('read_local_config') and os.path.join(datadir, COMPONENT_CONFIG)
+    paths = component_file_paths(exe, plugin_dir, datadir)
+    global_manifest, global_config = paths['global_manifest'], paths['global_config']
+    manifest = (read_json(global_manifest) or {}).get('read_local_manifest') and paths['local_manifest']
+    config = (read_json(global_config) or {}).get('read_local_config') and paths['local_config']
     return dict(manifest=manifest or global_manifest, global_manifest=global_manifest,
                 config=config or global_config, global_config=global_config)
 

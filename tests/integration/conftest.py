@@ -103,6 +103,18 @@ class SandboxFleet:
                               env=self.ansible_env(), cwd=self.state_dir, capture_output=True, text=True,
                               timeout=timeout, check=False)
 
+    def query(self, host, sql):
+        """The rows of sql, run as root@localhost over the host's socket (its root is mounted on the controller)."""
+        import pymysql
+        conn = pymysql.connect(unix_socket=self.hosts[host]["keyops_sandbox_root"] + "/run/mysqld/mysqld.sock",
+                               user="root", autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
     def down(self):
         """Stop the fleet; fail if anything it started is left."""
         res = sandbox_cli("down", "--state-dir", self.state_dir, timeout=600)

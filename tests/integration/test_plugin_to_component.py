@@ -30,7 +30,6 @@ import json
 import os
 import subprocess
 
-import pymysql
 import pytest
 
 from ..conftest import REPO_ROOT
@@ -88,14 +87,7 @@ def files_now(fleet):
 
 
 def query(fleet, sql):
-    root = fleet.hosts[HOST]['keyops_sandbox_root']
-    conn = pymysql.connect(unix_socket=root + '/run/mysqld/mysqld.sock', user='root', autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return fleet.query(HOST, sql)
 
 
 def running(fleet):
