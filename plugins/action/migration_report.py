@@ -15,7 +15,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import (
-    FACT_PREFIX, HOST_FACTS, ROLLING_FACT, run_report, stats)
+    FACT_PREFIX, HOST_FACTS, ROLLING_FACT, report_directory, run_report, stats)
 from ansible_collections.keyops.mysql.plugins.plugin_utils import timeline_svg
 
 try:  # ansible-core 2.19+: only trusted text is rendered as a template
@@ -43,13 +43,12 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         unknown = sorted(set(args) - _OPTIONS)
-        if unknown or not args.get('dir'):
-            return dict(result, failed=True, msg='migration_report: %s; it takes dir (required) and %s'
-                        % ('unknown option(s) ' + ', '.join(unknown) if unknown else 'no dir given',
-                           ', '.join(sorted(_OPTIONS - set(['dir'])))))
+        if unknown:
+            return dict(result, failed=True, msg='migration_report: unknown option(s) %s; it takes %s'
+                        % (', '.join(unknown), ', '.join(sorted(_OPTIONS))))
         now = datetime.datetime.now(datetime.timezone.utc)
         run_id = args.get('run_id') or 'refused-' + now.strftime('%Y%m%dT%H%M%SZ')
-        report_dir = os.path.expanduser(args['dir'])
+        report_dir = report_directory(args.get('dir'), os.environ)
         path = os.path.join(report_dir, 'keyring-migration-%s' % run_id)
         # This batch: its hosts still in the play (one that is not was unreachable, or failed before it reported).
         rollout = args.get('rollout') or {}

@@ -484,6 +484,15 @@ replication:
   sample: {server_uuid: 3c1f..., gtid_executed: '3c1f...:1-42', group: null, replicas_connected: ['10.0.0.2'],
            channels: [{channel: '', source_uuid: 9a2b..., source_host: 10.0.0.1, source_port: 3306,
                        receiver_state: 'ON', receiver_error: 0, applier_state: 'ON', applier_error: 0}]}
+service:
+  description:
+    - The service that stops and starts this server - the systemd unit a running server is in (only a unit named
+      like a database server, C(mysqld), C(mysql@replica1), C(mariadb)), else the name its distribution's packages
+      give it (C(mysqld) on the RedHat family, C(mysql) elsewhere, C(mariadb) for MariaDB) - and how it was found.
+    - The C(keyops.mysql.keyring_migration) role's default C(keyring_migration_service_name).
+  returned: always
+  type: dict
+  sample: {name: mysqld, found_from: systemd unit of the running server}
 server_files:
   description:
     - With O(server_files), what the server reads its keyring set-up from.
@@ -606,6 +615,7 @@ keystores:
 '''
 
 import copy
+import os
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
@@ -623,7 +633,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils import replication
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
-from ansible_collections.keyops.mysql.plugins.module_utils import server_discovery
+from ansible_collections.keyops.mysql.plugins.module_utils import server_discovery, service_name
 from ansible_collections.keyops.mysql.plugins.module_utils.plugin_switch import plan_plugin_switch
 
 
@@ -696,6 +706,20 @@ def _server_facts(session):
     facts['keys'] = [dict(key_id=k, user_id=o or '') for k, o in rows or ()]
     facts['can_set_keyring_operations'] = can_set_keyring_operations(session.query('SHOW GRANTS', record=False))
     return facts
+
+
+def server_pid_file(session):
+    rows = session.optional_query('SELECT @@GLOBAL.pid_file, @@GLOBAL.datadir')
+    if not rows or not rows[0][0]:
+        return None
+    pid_file, datadir = rows[0]
+    return pid_file if os.path.isabs(pid_file) else os.path.join(datadir or '', pid_file)
+
+
+def server_service(facts, pid_file):
+    """The service that stops and starts this server (the role's default keyring_migration_service_name)."""
+    pid = service_name.pid_of(pid_file) if pid_file else None
+    return service_name.discover(pid, mariadb='mariadb' in (facts.get('server_version') or '').lower())
 
 
 def can_set_keyring_operations(grants):
@@ -805,10 +829,11 @@ def main():
     )
 
     def body():
-        process = None
+        process = pid_file = None
         if module.params['server']:
             with module.mysql_session() as session:
                 module.result.update(server_facts(session))
+                pid_file = server_pid_file(session)
                 if module.params['server_files'] is not None:
                     process = server_discovery.running_server(session)
                 queries = module.params['verify_queries'] + encrypted_table_reads(
@@ -821,6 +846,7 @@ def main():
             if module.params['expected_keystore']:
                 module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                                   module.params['expected_keystore'])
+        module.result['service'] = server_service(module.result, pid_file)
         switch = None
         if module.params['server_files'] is not None:
             switch = read_server_files(module, process)

@@ -22,15 +22,18 @@ description:
     host of the batch that is no longer in the play (unreachable, or failed before it could report) is V(failed).
     Lines an earlier batch or play of the same run wrote stay; hosts of later batches are V(pending), or V(not run)
     when this batch's failures stop the rollout.
-  - Returns the run's summary as custom stats (like C(ansible.builtin.set_stats)), the job artifacts in AWX /
-    Automation Platform. No key material or password is written or returned.
+  - Returns the run's summary and each host's line (without its timeline) as custom stats (like
+    C(ansible.builtin.set_stats)), the job artifacts in AWX / Automation Platform. No key material or password is
+    written or returned.
   - Runs on the controller as an action plugin; it contacts no host. The Markdown comes from the role's template
     C(report.md.j2).
 options:
   dir:
-    description: Controller directory for the report; created (mode 0750) when missing.
+    description:
+      - Controller directory for the report; created (mode 0750) when missing.
+      - Empty or unset - C(keyops.mysql/) in the job's artifacts directory when C(ansible-runner) runs the playbook
+        (AWX, Automation Platform; it sets C(AWX_ISOLATED_DATA_DIR)), else C(~/.ansible/keyops.mysql/reports).
     type: path
-    required: true
   run_id:
     description: The run's id, in the file name. Empty when the run was refused before it was named.
     type: str

@@ -21,7 +21,16 @@ description:
     C(host_pinned)).
   - The batches are computed as ansible-core cuts them from C(serial) and the play's C(order); with C(order=shuffle)
     only the current batch is known.
-options: {}
+  - Fails, unless O(allow_job_slicing=true), when the run is one slice of an AWX / Automation Platform sliced job
+    (Job Slicing above 1) - a job in a workflow named after its own job template, as AWX runs each slice. The slices
+    run at once, each with part of the inventory, and could split a replication group or a shared keystore.
+options:
+  allow_job_slicing:
+    description:
+      - Run as a slice of a sliced AWX job. Only when every replication group and every keystore shared by several
+        servers lies within one slice.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keyops.mysql.attributes
 attributes:

@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import report
 
 FACT_PREFIX = '_keyring_migration_'
@@ -233,8 +235,34 @@ def run_report(previous, host_facts, play_hosts_all, rollout, check_mode, run_id
     )
 
 
+# What each host's line keeps in the job artifacts: the report's content a DBA reads first, in a size AWX stores for
+# thousands of hosts (the full line, with its timeline and file lists, stays in the report file).
+ARTIFACT_FIELDS = ('status', 'reason', 'action', 'how', 'group', 'role', 'wave', 'batch', 'copied', 'already_present',
+                   'conflicts', 'conflicting_keys', 'restarted', 'reloaded', 'switched_without_restart',
+                   'keyring_operations', 'resumed_interrupted_run', 'verification', 'gate', 'held_back', 'rolled_back',
+                   'problems')
+
+
 def stats(report_doc, report_file):
-    """The run's summary for set_stats (job artifacts in AWX / Automation Platform): no secrets, no keys."""
+    """The run's summary for set_stats (job artifacts in AWX / Automation Platform, and the next node of a workflow):
+    the result, each host's status, and each host's line without its timeline; no secrets, no key material (the
+    lines name keys only by id, and only conflicting ones)."""
     return dict(run_id=report_doc['run_id'], result=report_doc['result'], report=report_file,
-                stopped_after_batch=report_doc['stopped_after_batch'],
-                hosts=dict((host, line.get('status')) for host, line in report_doc['hosts'].items()))
+                check_mode=report_doc['check_mode'], stopped_after_batch=report_doc['stopped_after_batch'],
+                source=report_doc['source'], destination=report_doc['destination'], use_after=report_doc['use_after'],
+                hosts=dict((host, line.get('status')) for host, line in report_doc['hosts'].items()),
+                lines=dict((host, dict((name, line.get(name)) for name in ARTIFACT_FIELDS if name in line))
+                           for host, line in report_doc['hosts'].items()))
+
+
+def report_directory(given, environ):
+    """Where the report goes: the directory given; else, under ansible-runner (AWX, Automation Platform, or run by
+    hand), keyops.mysql/ in the job's artifacts directory (AWX_ISOLATED_DATA_DIR, which ansible-runner sets), so it
+    is kept with the job's events instead of the home directory of an execution environment that is thrown away
+    after the job; else ~/.ansible/keyops.mysql/reports."""
+    if given:
+        return os.path.expanduser(given)
+    artifacts = environ.get('AWX_ISOLATED_DATA_DIR')
+    if artifacts:
+        return os.path.join(artifacts, 'keyops.mysql')
+    return os.path.expanduser(os.path.join('~', '.ansible', 'keyops.mysql', 'reports'))

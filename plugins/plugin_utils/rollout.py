@@ -36,6 +36,26 @@ def strategy_refusal(strategy):
     return None
 
 
+def job_slicing_refusal(awx_vars, allowed=False):
+    """A one-line refusal when this run is one slice of an AWX / Automation Platform sliced job, or None.
+
+    AWX runs a job template with Job Slicing above 1 as a workflow job that carries the template's name, one job per
+    slice, each with only its slice's hosts in the inventory, in parallel. No extra variable names the slice; a job
+    in a workflow named after its own template is how a slice is told apart (awx_* or tower_* variables, which AWX
+    passes to every job).
+    """
+    def awx(name):
+        return awx_vars.get('awx_' + name, awx_vars.get('tower_' + name))
+    workflow, template = awx('workflow_job_name'), awx('job_template_name')
+    if allowed or workflow is None or template is None or workflow != template:
+        return None
+    return ('AWX job %s is one slice of the sliced job template "%s" (Job Slicing above 1): the slices run at once, '
+            'each with part of the inventory, so a replication group or a keystore shared by several servers can be '
+            'split between jobs that cannot see each other; set Job Slicing to 1 on the job template (the role '
+            'batches with keyring_migration_batch_size), or, if every replication group and shared keystore lies '
+            'within one slice, set keyring_migration_allow_job_slicing: true' % (awx('job_id'), template))
+
+
 def batches(hosts, serial, order='inventory'):
     """The play's batches, as ansible-core's PlaybookExecutor cuts them; None when the order is shuffled."""
     if order not in _ORDERS:

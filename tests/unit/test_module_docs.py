@@ -19,7 +19,7 @@ from ..conftest import REPO_ROOT
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(REPO_ROOT, 'plugins', 'modules'))
                  if name.endswith('.py') and not name.startswith('_'))
 # Action plugins that read the play and take no option.
-OPTIONLESS = ('rollout_info',)
+OPTIONLESS = ()
 
 
 @pytest.mark.parametrize('module', MODULES)

@@ -7,7 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import host_line, run_report, stats
+import os
+
+from ansible_collections.keyops.mysql.plugins.plugin_utils.migration_report import host_line, report_directory, run_report, stats
 from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import rollout as play_rollout
 
 PLAY = 'play-2'
@@ -138,8 +140,16 @@ def test_a_failed_batch_stops_the_rollout_and_says_so():
     assert doc['stopped_after_batch'] == 1
     assert [doc['hosts'][h]['status'] for h in hosts] == ['failed', 'not run', 'not run']
     summary = stats(doc, '/reports/keyring-migration-run-2.json')
+    lines = summary.pop('lines')
     assert summary == dict(run_id='run-2', result='failed', report='/reports/keyring-migration-run-2.json',
-                           stopped_after_batch=1, hosts=dict(db1='failed', db2='not run', db3='not run'))
+                           check_mode=False, stopped_after_batch=1, source=doc['source'],
+                           destination=doc['destination'], use_after=doc['use_after'],
+                           hosts=dict(db1='failed', db2='not run', db3='not run'))
+    # Each host's line is in the artifacts, with why it failed, and without its timeline.
+    assert lines['db1']['status'] == 'failed' and lines['db1']['reason'] == doc['hosts']['db1']['reason']
+    assert 'reload rejected' in lines['db1']['reason']
+    assert lines['db2']['status'] == 'not run'
+    assert all('timeline' not in line for line in lines.values())
 
 
 def test_no_password_in_the_report():
@@ -147,6 +157,14 @@ def test_no_password_in_the_report():
                      'run-3', SETTINGS, 'now')
     assert 'password' not in doc['source'] and 'password' not in doc['destination']
     assert 's3cret' not in repr(doc) and 't0psecret' not in repr(doc)
+    summary = stats(doc, '/reports/r.json')
+    assert 's3cret' not in repr(summary) and 't0psecret' not in repr(summary)
+
+
+def test_the_report_goes_to_the_runner_artifacts_when_no_directory_is_given():
+    assert report_directory('/srv/reports', dict(AWX_ISOLATED_DATA_DIR='/runner/artifacts/7')) == '/srv/reports'
+    assert report_directory('', dict(AWX_ISOLATED_DATA_DIR='/runner/artifacts/7')) == '/runner/artifacts/7/keyops.mysql'
+    assert report_directory(None, {}) == os.path.expanduser('~/.ansible/keyops.mysql/reports')
 
 
 def test_a_line_gives_the_hosts_place_in_the_rollout_its_gate_and_why_it_was_held_back():

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.keyops.mysql.plugins.filter.rollout_report import FilterModule
 from ansible_collections.keyops.mysql.plugins.plugin_utils.rollout import (
-    batches, report, rollout, rollout_stops, strategy_refusal)
+    batches, job_slicing_refusal, report, rollout, rollout_stops, strategy_refusal)
 
 HOSTS = ['db1', 'db2', 'db3', 'db4', 'db5']
 PLAY = 'play-2'
@@ -131,3 +131,30 @@ def test_a_host_of_this_batch_without_a_line_failed_before_it_could_report():
     out = report(HOSTS[:2], dict(db1=line(), db2=None), PLAY, facts, 1)
     assert out['hosts']['db2']['status'] == 'failed'
     assert out['result'] == 'failed'
+
+
+# What AWX passes a job: a slice of a sliced job template runs in a workflow job named after the template.
+SLICE = dict(awx_job_id=42, awx_job_template_name='Keyring migration', awx_workflow_job_id=41,
+             awx_workflow_job_name='Keyring migration', awx_job_launch_type='workflow')
+
+
+def test_a_slice_of_a_sliced_awx_job_is_refused_with_what_to_do():
+    msg = job_slicing_refusal(SLICE)
+    assert 'AWX job 42' in msg and '"Keyring migration"' in msg
+    assert 'set Job Slicing to 1' in msg and 'keyring_migration_allow_job_slicing: true' in msg
+    # Tower's names, which AWX still passes, are read the same way.
+    tower = dict((k.replace('awx_', 'tower_'), v) for k, v in SLICE.items())
+    assert job_slicing_refusal(tower) == msg
+
+
+@pytest.mark.parametrize('awx_vars', [
+    {},                                                                   # not AWX
+    dict(awx_job_id=7, awx_job_template_name='Keyring migration'),        # a job of its own
+    dict(SLICE, awx_workflow_job_name='Quarterly keyring rotation'),     # a node of a user's workflow
+])
+def test_jobs_that_are_not_slices_run(awx_vars):
+    assert job_slicing_refusal(awx_vars) is None
+
+
+def test_a_slice_runs_when_the_user_says_every_group_is_within_one_slice():
+    assert job_slicing_refusal(SLICE, allowed=True) is None
