@@ -69,6 +69,29 @@ KEYRING_OPERATIONS_PRIVILEGES = ('SUPER, or both SYSTEM_VARIABLES_ADMIN and ENCR
 # tells the next run (and keyops.mysql.resume) that keyops, not a DBA, paused the server, so it may resume it.
 # /run is cleared at boot, and a server that restarts comes back ON anyway.
 PAUSE_MARKER_DIR = os.environ.get('KEYOPS_PAUSE_MARKER_DIR', '/run/keyops-mysql')
+# How long a run waits for the keyops process that paused a server and still runs on the host - the module of a
+# cancelled or killed job (AWX's Cancel kills ansible-playbook and ssh, not the module on the host), which goes on
+# with its copy and resumes the server itself. Its pause is milliseconds unless its keystore is huge.
+PAUSE_OWNER_WAIT = 60.0
+
+
+def process_start(pid):
+    """The start time of process pid (clock ticks since boot, /proc/<pid>/stat field 22), or None if it is gone:
+    with the pid it names one process, not whatever reuses the pid later."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            data = f.read()
+    except (IOError, OSError, TypeError, ValueError):
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or parentheses: count after the last one.
+    fields = data.rsplit(')', 1)[-1].split()
+    return int(fields[19]) if len(fields) > 19 else None
+
+
+def marker_owner_running(marker):
+    """Whether the process that wrote a pause marker still runs (on this host, where the marker is)."""
+    pid, started = (marker or {}).get('pid'), (marker or {}).get('started')
+    return bool(pid and started is not None and pid != os.getpid() and process_start(pid) == started)
 
 
 class MysqlError(Exception):
@@ -251,6 +274,7 @@ class MysqlSession:
         # write_atomically: its fault-injection points belong to keystore writes, and the marker is written before
         # the pause.
         record = dict(server=self.where, server_uuid=self.server_uuid, pid=os.getpid(),
+                      started=process_start(os.getpid()),
                       paused_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
         name = os.path.basename(self.pause_marker_path)
         temp = '.%s.%d.tmp' % (name, os.getpid())
@@ -274,6 +298,22 @@ class MysqlSession:
             return json.loads(read_file(self.pause_marker_path).decode('utf-8'))
         except (KeystoreError, OSError, ValueError):
             return None
+
+    def settle_pause_marker(self, timeout=None, poll=0.5):
+        """The pause marker once no keyops process that wrote it still runs: a module of a cancelled or killed job
+        may go on with its copy on this host, and resumes the server itself when it ends - taking its pause over would
+        resume the server under it while it writes. Waits up to `timeout` seconds (PAUSE_OWNER_WAIT) for it; None when
+        it resumed the server meanwhile; raises when it still runs."""
+        deadline = time.time() + (PAUSE_OWNER_WAIT if timeout is None else timeout)
+        while True:
+            marker = self.read_pause_marker()
+            if not marker_owner_running(marker):
+                return marker
+            if time.time() >= deadline:
+                raise MysqlError('%s was paused by keyops process %s on this host at %s, which still runs (a module of '
+                                 'a cancelled or killed job, finishing its copy): wait until it ends, or kill it, and '
+                                 'run again' % (self.where, marker.get('pid'), marker.get('paused_at')))
+            time.sleep(poll)
 
     def remove_pause_marker(self):
         try:

@@ -77,6 +77,8 @@ class KeyringPause:
             return before
         self.state = self.result['keyring_operations'] = dict(before=None, during=None, after=None)
         self.result['queries'] = session.queries
+        # A pause whose keyops process still runs on this host is its own to end, not an interrupted one to take over.
+        session.settle_pause_marker()
         if self.who_pauses == TOOL:
             self.state['before'] = session.get_keyring_operations()
         else:

@@ -45,6 +45,9 @@ attributes:
 notes:
   - Pausing leaves a marker in C(/run/keyops-mysql/) on the managed host, and resuming removes it, so that a later
     run can tell a server that an interrupted keyops run left paused from one a DBA paused on purpose.
+  - A pause whose keyops process still runs on the host - the module of a cancelled or killed job, which goes on with
+    its copy and resumes the server itself - is waited for (up to 60 seconds) before O(state=enabled) acts, and
+    named in the error if it still runs then.
   - The login user needs C(SUPER), or both C(SYSTEM_VARIABLES_ADMIN) and C(ENCRYPTION_KEY_ADMIN).
   - Whatever a play sets to V(disabled) it must set back to V(enabled), also when a later task fails; use a
     C(block) with an C(always) section, as the role M(keyops.mysql.keyring_operations) users get from
@@ -97,7 +100,8 @@ paused_by_keyops:
       marker it left - when and by which process - else V(null). A run killed between pause and resume leaves one.
   returned: success
   type: dict
-  sample: {server: the MySQL server at socket /run/mysqld/mysqld.sock, paused_at: '2026-11-23T10:00:00Z', pid: 4242}
+  sample: {server: the MySQL server at socket /run/mysqld/mysqld.sock, paused_at: '2026-11-23T10:00:00Z', pid: 4242,
+           started: 918273}
 left_paused:
   description: With O(only_paused_by_keyops=true), whether the server was left C(OFF) because keyops did not pause it.
   returned: success
@@ -137,8 +141,10 @@ def main():
     def body():
         wanted = module.params['state'] == 'enabled'
         with module.mysql_session() as session:
+            # Resuming under a keyops process that still holds its pause (a cancelled job's module finishing its copy
+            # on this host) would let it write unpaused: it is waited for, and resumes the server itself.
+            marker = session.settle_pause_marker() if wanted and not module.check_mode else session.read_pause_marker()
             previous = session.get_keyring_operations()
-            marker = session.read_pause_marker()
             module.result.update(previous=previous, current=previous, server_version=session.server_version,
                                  queries=[], paused_by_keyops=marker if not previous else None, left_paused=False)
             if wanted and not previous and not marker and module.params['only_paused_by_keyops']:

@@ -261,7 +261,10 @@ class Fleet:
         util.write_host_file(root, "/etc/ssh/sshd_config.d/keyops-sandbox.conf", "\n".join([
             "# keyops sandbox: key-only root login on the host's own address",
             f"ListenAddress {host['ip']}", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no", "UseDNS no", "HostKey /etc/ssh/ssh_host_ed25519_key", ""]))
+            "KbdInteractiveAuthentication no", "UseDNS no", "HostKey /etc/ssh/ssh_host_ed25519_key",
+            # A test can hold a module at a fault-injection point (plugins/module_utils/keystore/faults.py) in a play
+            # it cannot add `environment` to - a shipped playbook run as AWX runs it - with ssh -o SetEnv.
+            "AcceptEnv KEYOPS_FAULT_INJECT", ""]))
         util.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{name}",
                   "-f", util.host_path(root, "/etc/ssh/ssh_host_ed25519_key")])
         util.host_path(root, "/run/sshd").mkdir(mode=0o755, exist_ok=True)

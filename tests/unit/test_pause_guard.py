@@ -59,6 +59,17 @@ class FakeSession:
     def read_pause_marker(self):
         return self.marker
 
+    # The keyops process that wrote the marker still runs (a cancelled job's module) and resumes the server while
+    # settle_pause_marker waits for it.
+    owner_running = False
+
+    def settle_pause_marker(self):
+        if self.owner_running:
+            self.owner_running = False
+            self.keyring_operations = True
+            self.marker = None
+        return self.marker
+
     def write_pause_marker(self):
         self.marker = dict(pid=12345, server=self.where)
 
@@ -227,6 +238,18 @@ def test_an_interrupted_keyops_pause_is_taken_over_and_resumed(checkpoints):
     assert result['resumed_interrupted_pause'] == dict(pid=999, server='the fake server')
     assert result['keyring_operations'] == dict(before=True, during=False, after=True) and result['paused']
     assert session.keyring_operations is True and session.marker is None and result['queries'][-1] == ON
+
+
+def test_a_pause_whose_keyops_process_still_runs_is_waited_for_not_taken_over(checkpoints):
+    # A cancelled job's module still holds the server paused on the host: the run waits until it resumed the server
+    # itself, then pauses it for its own copy, as a server that was ON.
+    session, result = FakeSession(keyring_operations=False, marker=dict(pid=999, server='the fake server')), {}
+    session.owner_running = True
+    with KeyringPause(session, result):
+        assert session.keyring_operations is False and session.marker['pid'] == 12345
+    assert 'resumed_interrupted_pause' not in result
+    assert result['keyring_operations'] == dict(before=True, during=False, after=True)
+    assert session.keyring_operations is True and session.marker is None and result['queries'] == [OFF, ON]
 
 
 def test_a_pause_by_someone_else_is_left_alone(checkpoints):
