@@ -71,13 +71,15 @@ def test_tarball_holds_what_users_run_and_no_development_files(package):
     with tarfile.open(package['tarball']) as tar:
         names = {m.name for m in tar.getmembers() if m.isfile()}
     tracked = run(['git', 'ls-files'], cwd=REPO).stdout.split()
-    shipped = [f for f in tracked if f.startswith(('plugins/', 'roles/', 'playbooks/', 'meta/'))
+    shipped = [f for f in tracked if f.startswith(('plugins/', 'roles/', 'playbooks/', 'meta/', 'extensions/awx/'))
                or (f.startswith('docs/') and f.endswith('.md') and not f.startswith(('docs/reference/', 'docs/benchmarks')))]
+    # The AWX credential type, project wrappers and examples (docs/awx.md) ship; the EE definition and molecule do not.
+    assert 'extensions/awx/credential_type.yml' in shipped and 'extensions/awx/project/migrate.yml' in shipped
     assert shipped and set(shipped) <= names, sorted(set(shipped) - names)
     for must in ('README.md', 'CHANGELOG.md', 'changelogs/changelog.yaml', 'requirements.txt', 'MANIFEST.json', 'FILES.json'):
         assert must in names
-    development = ('tests/', 'bench/', '.ci/', '.venv/', '.cache/', 'extensions/', 'changelogs/fragments/',
-                   'docs/reference/')
+    development = ('tests/', 'bench/', '.ci/', '.venv/', '.cache/', 'extensions/ee/', 'extensions/molecule/',
+                   'changelogs/fragments/', 'docs/reference/')
     assert [n for n in names if n.startswith(development)] == []
     assert {'Makefile', 'test-requirements.txt', 'pytest.ini', 'docs/benchmarks.png'}.isdisjoint(names)
 
