@@ -177,3 +177,18 @@ def test_ansible_builder_creates_the_ee_build_context(package, tmp_path):
     assert filecmp.cmp(context / '_build' / 'collections' / TARBALL_NAME, package['tarball'], shallow=False)
     requirements = yaml.safe_load((context / '_build' / 'requirements.yml').read_text())
     assert requirements['collections'][0]['name'] == f'collections/{TARBALL_NAME}'
+
+
+def test_installed_from_a_checkout_as_the_readme_says(tmp_path):
+    # README.md's install section: `ansible-galaxy collection install /path/to/keyops.mysql` (a directory install,
+    # which builds the collection from the checkout with galaxy.yml's build_ignore on the way).
+    readme = (REPO / 'README.md').read_text()
+    assert '    ansible-galaxy collection install /path/to/keyops.mysql\n' in readme
+    collections = tmp_path / 'collections'
+    env = only_installed(collections)
+    run([BIN / 'ansible-galaxy', 'collection', 'install', '--offline', '-p', collections, REPO], env=env, cwd=tmp_path)
+    installed = collections / 'ansible_collections' / GALAXY['namespace'] / GALAXY['name']
+    assert (installed / 'playbooks' / 'migrate.yml').is_file() and (installed / 'extensions' / 'awx').is_dir()
+    assert not (installed / 'tests').exists() and not (installed / '.venv').exists()
+    roles = run([BIN / 'ansible-doc', '-t', 'role', '-l', 'keyops.mysql'], env=env).stdout
+    assert 'keyops.mysql.keyring_migration' in roles
