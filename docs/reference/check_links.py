@@ -169,7 +169,7 @@ def render(chromium, path):
     try:
         proc = subprocess.run([chromium] + list(CHROMIUM_FLAGS) + ['--user-data-dir=' + profile, '--dump-dom',
                                                                    'file://' + os.path.abspath(path)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RENDER_TIMEOUT)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RENDER_TIMEOUT, check=False)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     dom = proc.stdout.decode('utf-8', 'replace')

@@ -54,7 +54,7 @@ class GuideError(Exception):
 def collection_name(collection_dir):
     """namespace.name from galaxy.yml (two plain `key: value` lines; no YAML parser needed for them)."""
     values = {}
-    with open(os.path.join(collection_dir, 'galaxy.yml')) as f:
+    with open(os.path.join(collection_dir, 'galaxy.yml'), encoding='utf-8') as f:
         for line in f:
             key, sep, value = line.partition(':')
             if sep and key in ('namespace', 'name'):
@@ -329,7 +329,7 @@ def convert(collection_dir):
             continue
         tree['blocks'] = pad_roles(blocks)
         rst = pypandoc.convert_text(json.dumps(tree), 'rst', format='json')
-        with open(os.path.join(rst_dir, name + '.rst'), 'w') as f:
+        with open(os.path.join(rst_dir, name + '.rst'), 'w', encoding='utf-8') as f:
             f.write('.. _%s:\n\n%s\n%s' % (guide_label(collection, name), header_comment(name), rst))
         for image in images:
             dest = os.path.join(rst_dir, IMAGES_DIR, *image.split('/'))
@@ -338,7 +338,7 @@ def convert(collection_dir):
             shutil.copyfile(os.path.join(collection_dir, *image.split('/')), dest)
     if errors:
         raise GuideError('\n'.join(errors))
-    with open(os.path.join(collection_dir, 'docs', 'docsite', 'extra-docs.yml'), 'w') as f:
+    with open(os.path.join(collection_dir, 'docs', 'docsite', 'extra-docs.yml'), 'w', encoding='utf-8') as f:
         f.write(extra_docs_yml(trees))
     return ordered_guides(trees)
 
