@@ -83,17 +83,27 @@ changelog: venv
 	mkdir -p .cache && $(BIN)/antsibull-changelog generate --output .cache/CHANGELOG.md --output-format md
 	diff -u CHANGELOG.md .cache/CHANGELOG.md || { echo "CHANGELOG.md is stale: run antsibull-changelog generate"; exit 1; }
 
-# The module reference, from the modules' and the role's own documentation (docs/reference/README.md):
-# antsibull-docs lints them, writes RST, and Sphinx builds HTML into .cache/docs/html, any warning failing it.
+# The reference and the guides as one HTML site in .cache/docs/html (docs/reference/README.md): antsibull-docs
+# lints and writes RST for the modules, the role and the guides (docs/*.md, converted to RST in a staging copy of
+# the collection, never in the checkout), Sphinx builds HTML with any warning failing it, and a headless chromium
+# renders every page and fails on any internal link whose page or #anchor does not exist.
 DOCS := $(CURDIR)/.cache/docs
-docs: venv $(COLLECTION_LINK)
-	$(TOOL_ENV) $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
-	rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod og-w $(DOCS)/rst
-	$(TOOL_ENV) $(BIN)/antsibull-docs --config-file docs/reference/antsibull-docs.cfg collection --use-current \
+DOCS_ROOT := $(DOCS)/collections
+DOCS_TREE := $(DOCS_ROOT)/ansible_collections/keyops/mysql
+DOCS_ENV := ANSIBLE_COLLECTIONS_PATH="$(DOCS_ROOT)" PATH="$(CURDIR)/$(BIN):$$PATH"
+docs: venv
+	.ci/system-deps browser
+	rm -rf $(DOCS) && mkdir -p $(DOCS_TREE) $(DOCS)/rst && chmod og-w $(DOCS)/rst
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(DOCS_TREE)
+	$(BIN)/python docs/reference/guides_to_rst.py $(DOCS_TREE)
+	cd $(DOCS_TREE) && $(DOCS_ENV) $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(DOCS_ENV) $(BIN)/antsibull-docs --config-file docs/reference/antsibull-docs.cfg collection --use-current \
 		--squash-hierarchy --fail-on-error --cleanup everything --dest-dir $(DOCS)/rst keyops.mysql
 	cp docs/reference/ansible-docs-links.rst $(DOCS)/rst/
+	cp -r $(DOCS_TREE)/docs/docsite/rst/images $(DOCS)/rst/docsite/
 	$(BIN)/sphinx-build -q -b html -c docs/reference -W --keep-going $(DOCS)/rst $(DOCS)/html
-	@echo "module reference: $(DOCS)/html/index.html"
+	$(BIN)/python docs/reference/check_links.py $(DOCS)/html
+	@echo "reference and guides: $(DOCS)/html/index.html"
 
 # The Galaxy tarball into .cache/build (tests/integration/test_package.py builds, installs and runs it;
 # extensions/ee/execution-environment.yml takes it from there).

@@ -17,6 +17,8 @@ pygments_style = 'ansible'
 highlight_language = 'YAML+Jinja'
 
 html_theme = 'sphinx_ansible_theme'
+# _templates/extrabody.html: the site title links to this site's index, not to "/" (see that file).
+templates_path = ['_templates']
 html_show_sphinx = False
 display_version = False
 html_use_smartypants = True
