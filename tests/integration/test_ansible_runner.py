@@ -14,9 +14,9 @@ AWX runs them, on real MySQL 9.7 servers:
 
 What a user of AWX sees is asserted: no password and no key byte in any job event or artifact file; the run's
 summary and every host's line in the stats event's artifact data (AWX's job artifacts); the report written into the
-job's artifacts directory; a job cancelled while every server is paused leaves them paused, and the same job
-launched again converges - every server ON, every key in the destination, the source unchanged; a slice of a
-sliced job template is refused before anything changes.
+job's artifacts directory; a Check job is the plan and changes nothing; a job cancelled while every server is paused
+leaves them paused, and the same job launched again converges - every server ON, every key in the destination, the
+source unchanged; a slice of a sliced job template is refused before anything changes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -109,14 +109,16 @@ def private_data_dir(fleet, tmp_path, name, hold_pause=False, extra=None):
     return pdd, credential
 
 
-def run_job(fleet, pdd, credential, ident, cancel_when=None):
-    """ansible_runner.run as AWX calls it; returns (runner, events)."""
+def run_job(fleet, pdd, credential, ident, cancel_when=None, check=False):
+    """ansible_runner.run as AWX calls it (a job template of job type Check adds --check); returns (runner,
+    events)."""
     events = []
     env = dict(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections'),
                ANSIBLE_HOME=str(fleet.ansible_home), ANSIBLE_NOCOLOR='1',
                PATH='%s%s%s' % (os.path.dirname(sys.executable), os.pathsep, os.environ.get('PATH', '')))
     runner = ansible_runner.run(
-        private_data_dir=str(pdd), playbook='migrate.yml', ident=ident, cmdline='-e @%s' % credential,
+        private_data_dir=str(pdd), playbook='migrate.yml', ident=ident,
+        cmdline='-e @%s%s' % (credential, ' --check' if check else ''),
         envvars=env, quiet=True, timeout=900, event_handler=lambda event: events.append(event) or True,
         cancel_callback=cancel_when)
     return runner, events
@@ -159,6 +161,20 @@ def destination_keys(fleet, host):
 def source_keys(fleet, host):
     store = open_keystore('component_keyring_file', str(host_path(fleet, host, SOURCE)))
     return dict(((k.key_id, k.user_id), (k.key_type, k.data)) for k in store.load())
+
+
+def test_a_check_job_is_the_plan_and_changes_nothing(fleet, tmp_path):
+    # The plan job template (job type Check, extensions/awx/job_template.example.yml), before the migration.
+    hosts = fleet.group('mysql')
+    pdd, credential = private_data_dir(fleet, tmp_path, 'plan')
+    runner, events = run_job(fleet, pdd, credential, 'plan', check=True)
+    assert runner.status == 'successful', ''.join(runner.stdout.readlines()[-60:])
+    artifact = stats_artifacts(events)['keyring_migration']
+    assert artifact['check_mode'] is True and artifact['result'] == 'success'
+    assert all(line['copied'] >= 3 for line in artifact['lines'].values()), artifact['lines']
+    assert not any(host_path(fleet, h, DESTINATION).exists() for h in hosts)
+    assert [keyring_operations(fleet, h) for h in hosts] == [1] * len(hosts)
+    assert_no_secret(fleet, pdd, 'plan', events)
 
 
 def test_a_job_cancelled_while_the_servers_are_paused_then_launched_again_converges(fleet, tmp_path):
