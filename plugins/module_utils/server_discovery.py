@@ -54,8 +54,7 @@ def running_server(session):
     rows = session.query('SELECT @@GLOBAL.pid_file, @@GLOBAL.datadir, @@GLOBAL.plugin_dir, @@GLOBAL.basedir',
                          record=False)
     pid_file, datadir, plugin_dir, basedir = rows[0]
-    if not os.path.isabs(pid_file):
-        pid_file = os.path.join(datadir, pid_file)
+    pid_file = absolute_pid_file(pid_file, datadir)
     pid = _read_pid(pid_file)
     proc = '/proc/%d' % pid
     try:
@@ -74,6 +73,11 @@ def running_server(session):
                              % exe[:-len(' (deleted)')])
     return dict(pid=pid, argv=argv, exe=exe, home=environ.get('HOME') or '', datadir=datadir, plugin_dir=plugin_dir,
                 basedir=basedir)
+
+
+def absolute_pid_file(pid_file, datadir):
+    """@@pid_file as a path: MySQL reads a relative one from the data directory."""
+    return pid_file if os.path.isabs(pid_file) else os.path.join(datadir or '', pid_file)
 
 
 def _read_pid(pid_file):

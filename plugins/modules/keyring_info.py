@@ -615,7 +615,6 @@ keystores:
 '''
 
 import copy
-import os
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
@@ -712,8 +711,7 @@ def server_pid_file(session):
     rows = session.optional_query('SELECT @@GLOBAL.pid_file, @@GLOBAL.datadir')
     if not rows or not rows[0][0]:
         return None
-    pid_file, datadir = rows[0]
-    return pid_file if os.path.isabs(pid_file) else os.path.join(datadir or '', pid_file)
+    return server_discovery.absolute_pid_file(*rows[0])
 
 
 def server_service(facts, pid_file):

@@ -18,8 +18,6 @@ from ..conftest import REPO_ROOT
 
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(REPO_ROOT, 'plugins', 'modules'))
                  if name.endswith('.py') and not name.startswith('_'))
-# Action plugins that read the play and take no option.
-OPTIONLESS = ()
 
 
 @pytest.mark.parametrize('module', MODULES)
@@ -32,7 +30,7 @@ def test_ansible_doc_renders(module, tmp_path):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)['keyops.mysql.%s' % module]
     assert doc['doc']['module'] == module and doc['examples'] and doc['return']
-    assert bool(doc['doc'].get('options')) != (module in OPTIONLESS)
+    assert doc['doc'].get('options')
     text = subprocess.run([ansible_doc, 'keyops.mysql.%s' % module], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert text.returncode == 0 and 'EXAMPLES' in text.stdout and 'RETURN VALUES' in text.stdout, text.stderr
