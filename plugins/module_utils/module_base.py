@@ -15,16 +15,22 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.keyops.mysql.plugins.module_utils import mysql
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import KEYSTORE_TYPES
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VAULT_TYPES
+from ansible_collections.keyops.mysql.plugins.module_utils.vault_spec import VAULT_OPTIONS
 
 
-# The suboptions of every option that names a keystore ({type, path, password}), as the modules document them.
+# The suboptions of every option that names a keystore, as the modules document them: {type, path, password,
+# follow} for a file, the Vault options for a Vault mount.
 KEYSTORE_OPTIONS = dict(
     type=dict(type='str', required=True,
-              choices=list(KEYSTORE_TYPES)),
-    path=dict(type='path', required=True),
+              choices=list(KEYSTORE_TYPES) + list(VAULT_TYPES)),
+    path=dict(type='path'),
     password=dict(type='str', no_log=True),
     follow=dict(type='bool', default=False),
+    **VAULT_OPTIONS
 )
+# A keystore kept in a file names it (the Vault keystores are named by their own options).
+FILE_PATH_REQUIRED = [('type', keystore_type, ('path',)) for keystore_type in KEYSTORE_TYPES]
 
 
 def parse_mode(value, option='mode'):

@@ -30,11 +30,11 @@ options:
         description: The keystore's format.
         type: str
         required: true
-        choices: [keyring_file, component_keyring_file, component_keyring_encrypted_file]
+        choices: [keyring_file, component_keyring_file, component_keyring_encrypted_file, keyring_vault,
+                  component_keyring_vault]
       path:
-        description: Absolute path of the keystore data file.
+        description: Absolute path of the keystore data file. Required for the file types.
         type: path
-        required: true
       password:
         description: Password of a V(component_keyring_encrypted_file) keystore.
         type: str
@@ -44,6 +44,34 @@ options:
             owned by anyone else) a link there is refused, since keystore directories belong to the server's OS user.
         type: bool
         default: false
+      config_file:
+        description: As O(keyops.mysql.keyring_migrate#module:source.config_file).
+        type: path
+      url:
+        description: As O(keyops.mysql.keyring_migrate#module:source.url).
+        type: str
+      secret_mount_point:
+        description: As O(keyops.mysql.keyring_migrate#module:source.secret_mount_point).
+        type: str
+      kv_version:
+        description: As O(keyops.mysql.keyring_migrate#module:source.kv_version).
+        type: str
+        choices: [auto, '1', '2']
+      token:
+        description: As O(keyops.mysql.keyring_migrate#module:source.token).
+        type: str
+      token_file:
+        description: As O(keyops.mysql.keyring_migrate#module:source.token_file).
+        type: path
+      ca:
+        description: As O(keyops.mysql.keyring_migrate#module:source.ca).
+        type: path
+      namespace:
+        description: As O(keyops.mysql.keyring_migrate#module:source.namespace).
+        type: str
+      timeout:
+        description: As O(keyops.mysql.keyring_migrate#module:source.timeout).
+        type: int
   server:
     description: Whether to connect to the server with the login options.
     type: bool
@@ -101,8 +129,9 @@ options:
             type: str
             required: true
             choices: [component_keyring_aws, component_keyring_encrypted_file, component_keyring_file,
-                      component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci, keyring_aws,
-                      keyring_encrypted_file, keyring_file, keyring_hashicorp, keyring_oci, keyring_okv]
+                      component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci,
+                      component_keyring_vault, keyring_aws, keyring_encrypted_file, keyring_file, keyring_hashicorp,
+                      keyring_oci, keyring_okv, keyring_vault]
           path:
             description: Absolute path of the keystore data file on the managed host.
             type: path
@@ -119,6 +148,34 @@ options:
             description: As O(keyops.mysql.keyring_migrate#module:source.follow).
             type: bool
             default: false
+          config_file:
+            description: As O(keyops.mysql.keyring_migrate#module:source.config_file).
+            type: path
+          url:
+            description: As O(keyops.mysql.keyring_migrate#module:source.url).
+            type: str
+          secret_mount_point:
+            description: As O(keyops.mysql.keyring_migrate#module:source.secret_mount_point).
+            type: str
+          kv_version:
+            description: As O(keyops.mysql.keyring_migrate#module:source.kv_version).
+            type: str
+            choices: [auto, '1', '2']
+          token:
+            description: As O(keyops.mysql.keyring_migrate#module:source.token).
+            type: str
+          token_file:
+            description: As O(keyops.mysql.keyring_migrate#module:source.token_file).
+            type: path
+          ca:
+            description: As O(keyops.mysql.keyring_migrate#module:source.ca).
+            type: path
+          namespace:
+            description: As O(keyops.mysql.keyring_migrate#module:source.namespace).
+            type: str
+          timeout:
+            description: As O(keyops.mysql.keyring_migrate#module:source.timeout).
+            type: int
       destination:
         description:
           - The keystore keys would be copied into, as O(keyops.mysql.keyring_migrate#module:destination).
@@ -147,6 +204,10 @@ options:
         description: As O(keyops.mysql.keyring_migrate#module:max_keys_listed).
         type: int
         default: 1000
+      allow_shared_mount:
+        description: As O(keyops.mysql.keyring_migrate#module:allow_shared_mount).
+        type: bool
+        default: false
   server_files:
     description:
       - Also report what the server reads its keyring set-up from, in RV(server_files) - its option files (its
@@ -598,7 +659,12 @@ plan:
       elements: dict
       sample: [{code: paused_by_someone_else, msg: keyring_operations is OFF and keyops did not pause it}]
 keystores:
-  description: One report per O(keystores) entry.
+  description:
+    - One report per O(keystores) entry. Never key bytes, passwords or tokens.
+    - A Vault keystore's report has the URL, the mount point, the KV version found (as Percona finds it), the keys,
+      the C(server_uuid)s in its InnoDB master key ids (more than one means a mount shared by several servers,
+      which Percona does not support), and the entries that are not keys - sub-paths (V(directories)), names Percona
+      cannot parse (V(foreign)) and KV v2 keys without a current version (V(soft_deleted)).
   returned: always
   type: list
   elements: dict
@@ -612,6 +678,20 @@ keystores:
       keys: [{key_id: key3, user_id: root@localhost, key_type: AES}]
       details: {version: '2.0', architecture: LE_64}
       backup: {present: false, server_action: none}
+    - path: vault https://vault.example.com:8200 mount 'kv/mysql/db1'
+      type: component_keyring_vault
+      url: https://vault.example.com:8200
+      secret_mount_point: kv/mysql/db1
+      kv_version: 2
+      mount: kv
+      directory: mysql/db1
+      exists: true
+      key_count: 1
+      keys: [{key_id: INNODBKey-8f7f0b5e-6f7a-11ef-9e2c-0242ac120002-1, user_id: '', key_type: AES}]
+      server_uuids: [8f7f0b5e-6f7a-11ef-9e2c-0242ac120002]
+      directories: []
+      foreign: []
+      soft_deleted: []
 '''
 
 import copy
@@ -620,20 +700,21 @@ import re
 from ansible_collections.keyops.mysql.plugins.module_utils.config_files import parse_json_object, read_text
 from ansible_collections.keyops.mysql.plugins.module_utils.config_status import config_file_status
 from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import plan_host
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VaultKeystore
 from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
     MIGRATION_OPTIONS,
     TOOL_OPTIONS,
     check_mode_result,
 )
 from ansible_collections.keyops.mysql.plugins.module_utils import replication
-from ansible_collections.keyops.mysql.plugins.module_utils.module_base import KEYSTORE_OPTIONS, KeyopsModule
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import FILE_PATH_REQUIRED, KEYSTORE_OPTIONS, KeyopsModule
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
 from ansible_collections.keyops.mysql.plugins.module_utils import server_discovery, service_name
 from ansible_collections.keyops.mysql.plugins.module_utils.plugin_switch import plan_plugin_switch
+from ansible_collections.keyops.mysql.plugins.module_utils.vault_spec import open_spec_keystore
 
 
 # O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
@@ -772,8 +853,10 @@ def encrypted_table_reads(session, limit):
     return ['SELECT 1 FROM %s.%s LIMIT 1' % tuple('`%s`' % name.replace('`', '``') for name in row) for row in rows]
 
 
-def keystore_report(spec):
-    keystore = open_keystore(spec['type'], spec['path'], spec.get('password'), follow=spec.get('follow'))
+def keystore_report(spec, role):
+    keystore = open_spec_keystore(spec, role)
+    if isinstance(keystore, VaultKeystore):
+        return dict(keystore.inspect(), path=keystore.path)
     state = keystore.inspect()
     report = state.as_dict()
     report['keys'] = [key_summary(k) for k in keystore.load(ON_BACKUP_IGNORE)] if state.exists else []
@@ -810,7 +893,8 @@ def main():
     module = KeyopsModule(
         argument_spec=KeyopsModule.generate_argspec(
             connection=True,
-            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_OPTIONS, no_log=False),
+            keystores=dict(type='list', elements='dict', default=[], options=KEYSTORE_OPTIONS, no_log=False,
+                           required_if=FILE_PATH_REQUIRED),
             server=dict(type='bool', default=True),
             verify_queries=dict(type='list', elements='str', default=[]),
             verify_encrypted_tables=dict(type='int', default=0),
@@ -848,7 +932,8 @@ def main():
         switch = None
         if module.params['server_files'] is not None:
             switch = read_server_files(module, process)
-        module.result['keystores'] = [keystore_report(spec) for spec in module.params['keystores']]
+        module.result['keystores'] = [keystore_report(spec, 'keystores[%d]' % index)
+                                      for index, spec in enumerate(module.params['keystores'])]
         module.result['config_files'] = [config_file_status(path) for path in module.params['config_files']]
         if module.params['migration'] is not None:
             migration = module.params['migration']

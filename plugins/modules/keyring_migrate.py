@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: keyring_migrate
-short_description: Copy MySQL keyring keys from one keystore file to another, idempotently
+short_description: Copy MySQL keyring keys from one keystore to another, idempotently
 version_added: 0.1.0
 description:
   - Copies every key of a source keystore into a destination keystore, as MySQL's key migration does, on the
@@ -20,7 +20,11 @@ description:
     key, and leaves the destination byte-identical to before.
   - The destination is replaced atomically (temp file in the same directory, fsync, read-back check, rename,
     directory fsync) under a lock; a missing destination file is created.
-  - Key bytes and passwords never appear in the module's results, diffs or errors.
+  - Either side may also be a Vault mount in Percona Server's layout (V(keyring_vault), V(component_keyring_vault)),
+    read and written over Vault's HTTP API from the managed host. A mount has no atomic multi-key write - the keys
+    are written one by one, and on any failure the keys this run wrote are removed again (RV(rolled_back)); keys
+    the run did not write are never touched. See the collection's C(docs/vault-keystores.md).
+  - Key bytes, passwords and Vault tokens never appear in the module's results, diffs or errors.
 options:
   source:
     description: The keystore to copy keys from.
@@ -34,7 +38,11 @@ options:
           - V(component_keyring_file) is the C(component_keyring_file) JSON file (8.0.24 and later).
           - V(component_keyring_encrypted_file) is the Enterprise encrypted component's file; its format is not
             public and is known from one public vector only (see the collection's docs).
-          - These three are read and written by the collection itself. The others are MySQL Enterprise keyrings
+          - V(keyring_vault) (plugin, 5.7/8.0) and V(component_keyring_vault) (8.4 and later) are Percona Server's
+            Vault keystores - a KV mount of a Vault or OpenBao server, in Percona's layout; name them with
+            O(source.url), O(source.secret_mount_point) and O(source.token), or O(source.config_file). See the
+            collection's C(docs/vault-keystores.md).
+          - These five are read and written by the collection itself. The others are MySQL Enterprise keyrings
             with no public format; the collection migrates them only through MySQL's own tools (see O(method)) -
             plugins V(keyring_encrypted_file), V(keyring_okv), V(keyring_aws), V(keyring_hashicorp),
             V(keyring_oci), and components V(component_keyring_kmip), V(component_keyring_aws),
@@ -42,8 +50,9 @@ options:
         type: str
         required: true
         choices: [component_keyring_aws, component_keyring_encrypted_file, component_keyring_file,
-                  component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci, keyring_aws,
-                  keyring_encrypted_file, keyring_file, keyring_hashicorp, keyring_oci, keyring_okv]
+                  component_keyring_hashicorp, component_keyring_kmip, component_keyring_oci, component_keyring_vault,
+                  keyring_aws, keyring_encrypted_file, keyring_file, keyring_hashicorp, keyring_oci, keyring_okv,
+                  keyring_vault]
       path:
         description:
           - Absolute path of the keystore data file on the managed host. Relative paths are refused.
@@ -82,6 +91,51 @@ options:
             C(keyring_hashicorp_secret_id)). They are written only to the tool's private 0600 files and never
             appear in the module's output.
         type: dict
+      config_file:
+        description:
+          - V(keyring_vault) and V(component_keyring_vault) only. The server's own Vault configuration on the managed host,
+            read as the server reads it - the plugin's C(keyring_vault.conf) (its C(keyring_vault_config)), or the
+            component's C(component_keyring_vault.cnf) (JSON). The options below, where given, override its values.
+          - Read without following a symbolic link at the path (see O(source.follow)); its token never appears in output.
+        type: path
+      url:
+        description:
+          - Vault keystores only. The Vault (or OpenBao) server's URL, C(http://) or C(https://), as C(vault_url).
+          - Required unless O(source.config_file) gives it.
+        type: str
+      secret_mount_point:
+        description:
+          - Vault keystores only. Where the server's keys live, as Percona's C(secret_mount_point) - a KV mount, or a
+            directory inside one (C(kv/mysql/server1)). Percona requires one per server.
+          - Required unless O(source.config_file) gives it.
+        type: str
+      kv_version:
+        description:
+          - Vault keystores only. The KV secrets engine version, as C(secret_mount_point_version) - V(auto) probes
+            C(<mount>/config) as Percona does (the token must be allowed to read it to find a KV v2 mount).
+          - Defaults to O(source.config_file)'s value, else V(auto).
+        type: str
+        choices: [auto, '1', '2']
+      token:
+        description:
+          - Vault keystores only. The Vault token. It never appears in results, errors or logs.
+          - Needs list, read and create on the mount's path (and delete, to remove this run's keys after a failed write),
+            and read on C(<mount>/config) to detect KV v2.
+        type: str
+      token_file:
+        description:
+          - Vault keystores only. A file on the managed host holding only the token, instead of O(source.token).
+          - Read without following a symbolic link at the path.
+        type: path
+      ca:
+        description: Vault keystores only. The CA certificate file to verify an C(https://) server with, as C(vault_ca).
+        type: path
+      namespace:
+        description: Vault keystores only. The Vault Enterprise / OpenBao namespace, as the component's C(vault_namespace).
+        type: str
+      timeout:
+        description: Vault keystores only. Seconds to wait for each Vault request, as the component's C(timeout) (default 15).
+        type: int
   destination:
     description:
       - The keystore to copy keys into. Same suboptions as O(source). It must not be the source.
@@ -204,6 +258,14 @@ options:
         the default keeps a large keystore's run fast. Use V(0) to list no keys.
     type: int
     default: 1000
+  allow_shared_mount:
+    description:
+      - Copy into a Vault mount (O(destination.type=component_keyring_vault) or V(keyring_vault)) that already holds
+        InnoDB master keys of another server (another C(server_uuid) in their key ids than the source's).
+      - Percona requires one mount per server, so such a copy is refused by default, before anything is written. Set
+        it only when those keys are this server's own, from before its C(server_uuid) changed.
+    type: bool
+    default: false
   backup:
     description:
       - Keep a timestamped copy of the previous destination file (C(<path>.<pid>.<time>~)) when it changes.
@@ -457,6 +519,28 @@ keys_copied_after_reload:
   description: Keys the server wrote into the source between the resume and the reload, copied afterwards.
   returned: O(switch_config) given
   type: int
+rolled_back:
+  description:
+    - After a failed write into a Vault mount, the keys this run wrote there and removed again (key ids and
+      owners). With RV(left_behind) empty, the mount is as it was.
+  returned: when a write into a Vault mount failed after its first key
+  type: list
+  elements: dict
+  sample: [{key_id: INNODBKey-8f7f0b5e-6f7a-11ef-9e2c-0242ac120002-1, user_id: ''}]
+left_behind:
+  description:
+    - Keys this run wrote into a Vault mount that could not be removed after the failure (the server sealed, stopped
+      or the token revoked). They are exact copies of source keys; a re-run counts them as already present.
+  returned: when a write into a Vault mount failed after its first key
+  type: list
+  elements: dict
+unanswered:
+  description:
+    - Writes into a Vault mount that got no answer and were not found in the mount when checked; they may still
+      land. List the mount, or run again.
+  returned: when a write into a Vault mount failed after its first key
+  type: list
+  elements: dict
 method:
   description: How the keys were (or would be) copied - V(native), V(migration_server) or V(mysql_migrate_keyring).
   returned: always

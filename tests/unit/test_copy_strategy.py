@@ -11,7 +11,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
-from ansible_collections.keyops.mysql.plugins.module_utils.migration import KeyringMigration, NativeCopy, select_strategy
+from ansible_collections.keyops.mysql.plugins.module_utils.migration import KeyringMigration, select_strategy
+from ansible_collections.keyops.mysql.plugins.module_utils.native_copy import NativeCopy
 from ansible_collections.keyops.mysql.plugins.module_utils.module_base import failure_fields
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlError
 from ansible_collections.keyops.mysql.plugins.module_utils.mysql_tool.strategy import ToolCopy

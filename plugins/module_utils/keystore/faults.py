@@ -6,8 +6,9 @@
 The reliability tests kill the migrating process (SIGKILL, as the kernel's OOM killer or an operator would) at
 each named point of a destination write or an online run, then check that nothing was lost and that a re-run
 converges. They set KEYOPS_FAULT_INJECT=<point> in the process's environment (a module's too, through Ansible's
-`environment`); <point>:sleep=<seconds> instead holds the process there (to make two writers meet). Unset, as
-always in production, a checkpoint does nothing.
+`environment`); <point>:sleep=<seconds> instead holds the process there (to make two writers meet), and <point>@<n>
+acts only at the n-th time the process reaches the point (a kill between the first and the second key of a Vault
+write). Unset, as always in production, a checkpoint does nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,12 +26,19 @@ WRITE_POINTS = ('before_temp_write', 'after_temp_write', 'after_fsync', 'after_r
 ONLINE_POINTS = ('after_pause', 'mid_copy', 'before_resume')
 
 
+_REACHED = {}
+
+
 def checkpoint(name):
     fault = os.environ.get(ENVIRONMENT_VARIABLE)
     if not fault:
         return
     point, _sep, action = fault.partition(':')
+    point, _at, nth = point.partition('@')
     if point != name:
+        return
+    _REACHED[name] = _REACHED.get(name, 0) + 1
+    if nth and _REACHED[name] != int(nth):
         return
     if action.startswith('sleep='):
         time.sleep(float(action[len('sleep='):]))

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import hashlib
 
-from .base import ON_BACKUP_FAIL
+from .base import ON_BACKUP_FAIL, ON_BACKUP_FOLLOW_SERVER
 from .faults import checkpoint
 from .model import (
     KEY_TYPES,
@@ -102,6 +102,12 @@ class VaultKeystore:
 
     def __repr__(self):
         return 'VaultKeystore(%s, %s)' % (self.type_name, self.path)
+
+    def same_place(self, other):
+        """Whether `other` names the same secrets: server, namespace and mount point."""
+        mine, theirs = self.settings, other.settings
+        return ((mine.url, mine.namespace or '', mine.secret_mount_point.strip('/')) ==
+                (theirs.url, theirs.namespace or '', theirs.secret_mount_point.strip('/')))
 
     # ---- connecting ------------------------------------------------------------------------------------
 
@@ -390,34 +396,57 @@ def check_one_server(source_keys, destination_keys, destination):
                                path=destination.path)
 
 
-def migrate_keys(source, destination, check_mode=False, allow_shared_mount=False):
+def plan_to_vault(source, destination, allow_shared_mount=False, on_backup=ON_BACKUP_FAIL):
+    """The plan of a copy into the VaultKeystore `destination`, made from both sides as they are now. Conflicts
+    raise MigrationConflictError, and a mount holding another server's keys SharedMountError: nothing is written."""
+    if isinstance(source, VaultKeystore) and source.same_place(destination):
+        raise KeystoreError('source and destination are the same mount', path=destination.path)
+    source_keys = source.load(on_backup)
+    if destination.layout is None:
+        destination.resolve()
+    destination_keys = destination.load()
+    if not allow_shared_mount:
+        check_one_server(source_keys, destination_keys, destination)
+    plan = plan_migration(source_keys, destination_keys, destination, destination.loaded_sha256)
+    if plan.conflicts:
+        raise conflict_error(plan, destination)
+    return plan
+
+
+def plan_from_vault(source, destination, on_backup=ON_BACKUP_FAIL):
+    """The plan of a copy from the VaultKeystore `source` into the file keystore `destination` (no lock taken)."""
+    source_keys = source.load()
+    destination_keys, digest = load_destination(destination, on_backup)
+    plan = plan_migration(source_keys, destination_keys, destination, digest)
+    if plan.conflicts:
+        raise conflict_error(plan, destination)
+    return plan
+
+
+def migrate_keys(source, destination, check_mode=False, allow_shared_mount=False, owner=None, group=None, mode=None,
+                 on_backup=ON_BACKUP_FAIL, before_write=None):
     """Copy the source's keys into the destination when either is a VaultKeystore. Returns (plan, result or None).
 
     Vault destination: plan against the mount, then apply() (keys one by one, rolled back on failure).
-    File destination: plan under the file's lock, then its atomic write, as plan.migrate does."""
+    File destination: plan under the file's lock, then its atomic write (with owner, group, mode; `before_write(plan)`
+    just before it), as plan.migrate does."""
     if isinstance(destination, VaultKeystore):
-        source_keys = source.load()
-        destination.resolve()
-        destination_keys = destination.load()
-        if not allow_shared_mount:
-            check_one_server(source_keys, destination_keys, destination)
-        plan = plan_migration(source_keys, destination_keys, destination, destination.loaded_sha256)
-        if plan.conflicts:
-            raise conflict_error(plan, destination)
+        plan = plan_to_vault(source, destination, allow_shared_mount, on_backup)
         if check_mode or not plan.to_copy:
             return plan, None
         return plan, destination.apply(plan)
-    source_keys = source.load()
     with destination.lock():
         destination.remove_stale_temp_files()
-        destination_keys, digest = load_destination(destination)
-        plan = plan_migration(source_keys, destination_keys, destination, digest)
-        if plan.conflicts:
-            raise conflict_error(plan, destination)
-        if check_mode or (not plan.to_copy and plan.destination_exists):
+        plan = plan_from_vault(source, destination, on_backup)
+        if check_mode or (not plan.to_copy and plan.destination_exists and
+                          owner is None and group is None and mode is None):
             return plan, None
-        return plan, destination.write(plan.merged_keys(), expected_sha256=plan.destination_sha256, planned=True)
+        if before_write is not None:
+            before_write(plan)
+        return plan, destination.write(plan.merged_keys(), owner=owner, group=group, mode=mode,
+                                       expected_sha256=plan.destination_sha256, planned=True,
+                                       set_aside_backup=on_backup == ON_BACKUP_FOLLOW_SERVER)
 
 
-__all__ = ['VaultKeystore', 'VaultSettings', 'SharedMountError', 'VaultEntryError', 'migrate_keys',
-           'open_vault_keystore', 'KV_AUTO', 'KV_V1', 'KV_V2']
+__all__ = ['VaultKeystore', 'VaultSettings', 'SharedMountError', 'VaultEntryError', 'migrate_keys', 'plan_to_vault',
+           'plan_from_vault', 'open_vault_keystore', 'KV_AUTO', 'KV_V1', 'KV_V2']

@@ -14,7 +14,8 @@ __metaclass__ = type
 
 import json
 
-from .model import KeystoreError
+from .model import KeystoreError, KeystoreNotFoundError
+from .safe_fs import read_file
 from .vault_layout import KV_AUTO, KV_V1, KV_V2
 
 PLUGIN_OPTIONS = ('vault_url', 'secret_mount_point', 'vault_ca', 'token', 'secret_mount_point_version')
@@ -162,12 +163,15 @@ def parse_component_config(text, path=None):
                          namespace=strings.get('vault_namespace') or None, source=path)
 
 
-def _read_text(path, what):
+def _read_text(path, what, follow=False):
+    """The file's text, read as the keystores are: no link at the path followed unless root owns it and `follow`
+    asks, no link above it owned by another user (the server's OS user may write where these files lie)."""
     try:
-        with open(path, 'rb') as handle:
-            raw = handle.read(MAX_CONFIG_SIZE + 1)
-    except (IOError, OSError) as exc:
-        raise VaultConfigError('cannot read the %s (%s)' % (what, exc.strerror or exc), path=path)
+        raw = read_file(path, follow=follow)
+    except KeystoreNotFoundError:
+        error = VaultConfigError('the %s does not exist' % what, path=path)
+        error.hint = 'Check the path'
+        raise error
     if len(raw) > MAX_CONFIG_SIZE:
         raise VaultConfigError('the %s is larger than %d bytes' % (what, MAX_CONFIG_SIZE), path=path)
     try:
@@ -176,18 +180,18 @@ def _read_text(path, what):
         raise VaultConfigError('the %s is not UTF-8 text' % what, path=path)
 
 
-def read_config_file(path, keystore_type):
+def read_config_file(path, keystore_type, follow=False):
     """VaultSettings from the server's configuration file for `keystore_type` (keyring_vault: the plugin's file;
     component_keyring_vault: the component's JSON)."""
-    text = _read_text(path, 'configuration file')
+    text = _read_text(path, 'configuration file', follow)
     if keystore_type == 'keyring_vault':
         return parse_plugin_config(text, path)
     return parse_component_config(text, path)
 
 
-def read_token_file(path):
+def read_token_file(path, follow=False):
     """The token from a file that holds only it (surrounding white space removed)."""
-    token = _read_text(path, 'token file').strip()
+    token = _read_text(path, 'token file', follow).strip()
     if not token:
         raise VaultConfigError('the token file is empty', path=path)
     return token

@@ -16,8 +16,11 @@ import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import KEYSTORE_TYPES
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+# Percona's Vault keystores: the collection reads and writes them itself too (over Vault's HTTP API); MySQL's tools
+# cannot (Percona's keyring_vault is not in MySQL's builds).
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VAULT_TYPES
 
-# Keystore formats the collection reads and writes itself.
+# Keystore files the collection reads and writes itself.
 NATIVE_TYPES = tuple(KEYSTORE_TYPES)
 
 # Plugins: type -> (library, option naming the data file or None). keyring_file is readable natively too, but
@@ -57,6 +60,8 @@ def is_component(keystore_type):
 
 def choose_method(source_type, destination_type, requested='auto'):
     """native, migration_server or mysql_migrate_keyring for this pair; KeystoreError when impossible."""
+    if source_type in VAULT_TYPES or destination_type in VAULT_TYPES:
+        return vault_method(source_type, destination_type, requested)
     both_native = source_type in NATIVE_TYPES and destination_type in NATIVE_TYPES
     if requested == METHOD_NATIVE or (requested == 'auto' and both_native):
         if not both_native:
@@ -67,6 +72,19 @@ def choose_method(source_type, destination_type, requested='auto'):
     if is_component(source_type) and is_component(destination_type):
         return METHOD_MYSQL_MIGRATE_KEYRING
     return METHOD_MIGRATION_SERVER
+
+
+def vault_method(source_type, destination_type, requested):
+    """A pair with a Vault side is copied by the collection itself, or not at all."""
+    other = [t for t in (source_type, destination_type) if t not in NATIVE_TYPES and t not in VAULT_TYPES]
+    if other:
+        raise KeystoreError('%s is read only by MySQL\'s tools, which cannot reach a Vault keystore: migrate in two '
+                            'steps, through a component_keyring_file' % other[0])
+    if requested == 'mysql_tool':
+        raise KeystoreError('MySQL\'s tools cannot read or write a Vault keystore (Percona\'s %s): use method auto '
+                            'or native' % ' and '.join(sorted(set(t for t in (source_type, destination_type)
+                                                                  if t in VAULT_TYPES))))
+    return METHOD_NATIVE
 
 
 def keystore_file(spec):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_config import (
     VaultConfigError,
     VaultSettings,
@@ -97,7 +98,24 @@ def test_files(tmp_path):
     assert read_token_file(str(token)) == TOKEN
     with pytest.raises(VaultConfigError) as info:
         read_token_file(str(tmp_path / 'absent'))
-    assert 'cannot read' in str(info.value)
+    assert str(info.value).endswith('absent: the token file does not exist. Check the path')
+
+
+def test_files_are_read_without_following_links(tmp_path):
+    """The server's OS user may write where these files lie: a link there could make root read (and send to the
+    Vault URL) a file of root's own."""
+    secret = tmp_path / 'root-only'
+    secret.write_text(TOKEN)
+    link = tmp_path / 'token'
+    link.symlink_to(secret)
+    with pytest.raises(KeystoreError) as info:
+        read_token_file(str(link))
+    assert 'link' in str(info.value) and TOKEN not in str(info.value)
+    conf_link = tmp_path / 'keyring_vault.conf'
+    conf_link.symlink_to(secret)
+    with pytest.raises(KeystoreError):
+        read_config_file(str(conf_link), 'keyring_vault')
+    assert read_token_file(str(link), follow=True) == TOKEN     # a link root owns, followed when asked
 
 
 def test_settings_checked_when_given_directly():

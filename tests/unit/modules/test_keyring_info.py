@@ -178,7 +178,7 @@ def test_the_preflights_copy_check_waits_out_the_running_servers_own_write(tmp_p
                                                                            monkeypatch):
     # Seen in CI: the role's preflight read an async replica's keystore while a replicated master key rotation was
     # writing it through its .backup, and refused the run as an interrupted write.
-    from ansible_collections.keyops.mysql.plugins.module_utils import migration as migration_utils
+    from ansible_collections.keyops.mysql.plugins.module_utils import native_copy as migration_utils
     source, destination = str(tmp_path / 'component'), str(tmp_path / 'component.new')
     open_keystore('component_keyring_file', source).write([KEY])
     with open(source + '.backup', 'wb') as handle:

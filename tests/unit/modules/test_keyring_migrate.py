@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
-from ansible_collections.keyops.mysql.plugins.module_utils import migration
+from ansible_collections.keyops.mysql.plugins.module_utils import native_copy as migration
 from ansible_collections.keyops.mysql.plugins.modules import keyring_migrate
 
 from ..keystore.strategies import random_bytes

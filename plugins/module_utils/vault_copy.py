@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""method native with a Vault side: file -> Vault, Vault -> file, Vault -> Vault (keystore.vault).
+
+The plan is made before any pause (conflicts and a shared mount fail there, with nothing written). Into Vault the
+keys are written one by one, and on a failure the keys this run wrote are removed again (VaultKeystore.apply); out of
+Vault the file is written atomically, as between files.
+
+FOR INTERNAL COLLECTION USE ONLY: names here may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import (
+    VaultKeystore,
+    migrate_keys,
+    plan_from_vault,
+    plan_to_vault,
+)
+from ansible_collections.keyops.mysql.plugins.module_utils.module_base import parse_mode
+from ansible_collections.keyops.mysql.plugins.module_utils.native_copy import DEFAULT_NEW_FILE_MODE, NativeCopy
+from ansible_collections.keyops.mysql.plugins.module_utils.pause_guard import KeyringPause
+
+
+def identities(keys):
+    return [dict(key_id=key_id, user_id=user_id) for key_id, user_id in keys]
+
+
+class VaultCopy(NativeCopy):
+    """NativeCopy's checks, pause and report, with a Vault mount on one side or both."""
+
+    def check(self):
+        if self.params.get('switch_config'):
+            raise KeystoreError('switch_config rewrites a component_keyring_file configuration; it cannot switch a '
+                                'server to or from a Vault keystore: edit the server\'s keyring configuration and '
+                                'restart it', path=self.params['switch_config'])
+        for name in ('source', 'destination'):
+            if self.params[name].get('options') or self.params[name].get('secret_options'):
+                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used with a Vault '
+                          'keystore' % (name, name))
+        self.source, self.destination = self.keystore('source'), self.keystore('destination')
+        if not isinstance(self.source, VaultKeystore):
+            require_source(self.source.path, self.source.follow)
+
+    def run(self):
+        source, destination = self.source, self.destination
+        # Reach every Vault server first (seal status, token, KV version): a failure here changes nothing.
+        for keystore in (source, destination):
+            if isinstance(keystore, VaultKeystore):
+                keystore.resolve()
+        on_backup = self.params['on_backup_file']
+        if not isinstance(destination, VaultKeystore):
+            owner, group, _mode = self.file_attributes(source, destination)
+            self.check_reachable(destination, owner, group)
+        try:
+            plan = self.settled(lambda: self.plan(source, destination, on_backup), self.server_running)
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
+        refuse_empty_source(len(plan.source_keys), self.params['allow_empty_source'], source.path)
+        if not self.params['online']:
+            return self.copy(source, destination)
+        with self.session_factory() as session:
+            pause = KeyringPause(session, self.result, self.check_mode,
+                                 skip_if=lambda: self.nothing_to_write(source, destination, plan))
+            pause.observe()
+            with pause:
+                self.copy(source, destination)
+
+    def plan(self, source, destination, on_backup):
+        if isinstance(destination, VaultKeystore):
+            return plan_to_vault(source, destination, self.params['allow_shared_mount'], on_backup)
+        return plan_from_vault(source, destination, on_backup)
+
+    def nothing_to_write(self, source, destination, plan):
+        if plan.to_copy:
+            return False
+        if isinstance(destination, VaultKeystore):
+            return True
+        if plan.destination_sha256 is None:
+            return False
+        owner, group, mode = self.file_attributes(source, destination)
+        return destination._attributes_match(owner, group, mode)
+
+    def file_attributes(self, source, destination):
+        """A file destination's owner, group, mode. A new file copied out of Vault has no source file to take them
+        from: it gets its directory's owner and group (a keystore directory is the server's), mode 0640."""
+        if not isinstance(source, VaultKeystore):
+            return NativeCopy.file_attributes(self, source, destination)
+        owner, group, mode = self.params['owner'], self.params['group'], parse_mode(self.params['mode'])
+        if lstat_file(destination.path, follow=destination.follow) is None:
+            directory = lstat_file(os.path.dirname(destination.path), follow=True)
+            if directory is None:
+                raise KeystoreError('the directory of the new keystore file does not exist; create it, owned by the '
+                                    'server\'s OS user', path=destination.path)
+            owner = directory.st_uid if owner is None else owner
+            group = directory.st_gid if group is None else group
+            mode = DEFAULT_NEW_FILE_MODE if mode is None else mode
+        return owner, group, mode
+
+    def copy(self, source, destination, prepared=None):
+        into_vault = isinstance(destination, VaultKeystore)
+        owner = group = mode = None
+        created = False
+        if not into_vault:
+            owner, group, mode = self.file_attributes(source, destination)
+            created = lstat_file(destination.path, follow=destination.follow) is None
+
+        def keep_previous(plan):
+            if self.params['backup'] and not created:
+                self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
+
+        try:
+            plan, written = self.settled(lambda: migrate_keys(
+                source, destination, check_mode=self.check_mode, allow_shared_mount=self.params['allow_shared_mount'],
+                owner=owner, group=group, mode=mode, on_backup=self.params['on_backup_file'],
+                before_write=keep_previous), self.server_running)
+        except MigrationConflictError as exc:
+            self.report_conflicts(exc)
+            raise
+        except KeystoreError as exc:
+            self.report_roll_back(exc)
+            raise
+        self.report_copy(plan, source, destination, created, written)
+        if getattr(written, 'backup_set_aside', None):
+            self.result['backup_file_set_aside'] = written.backup_set_aside
+
+    def report_roll_back(self, exc):
+        """After a failed write into Vault: which of this run's keys were removed again, and which remain."""
+        if getattr(exc, 'rolled_back', None) is None:
+            return
+        self.result.update(rolled_back=identities(exc.rolled_back), left_behind=identities(exc.left_behind),
+                           unanswered=identities(exc.unanswered))
