@@ -19,6 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VAULT_TYPES
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import (
     USES_DESTINATION,
     USES_OTHER,
@@ -64,6 +65,7 @@ MANIFEST_DEFERS = 'component_manifest_defers'
 SERVER_RUNNING = 'server_running'
 SWITCH_FILE_NOT_READ = 'switch_file_not_read_by_server'
 STOPPED_NEEDS_FILES = 'stopped_server_needs_server_files'
+VAULT_NOT_ROLLED = 'vault_keystore_not_rolled_out'
 
 PROBLEM_CODES = (PATH_NOT_ABSOLUTE, SAME_KEYSTORE, NO_KEYRING_OPERATIONS, PAUSED_BY_SOMEONE_ELSE, MISSING_PRIVILEGES,
                  SEVERAL_KEYRINGS, USES_NEITHER, SWITCH_BACK, NO_STOP_START, NO_COMPONENT_CONFIG, NO_OPTION_FILE,
@@ -132,6 +134,12 @@ def switch_edits(settings):
 def setting_problems(settings):
     """The role's own variables, before anything is asked of the server."""
     found = []
+    vaults = [settings[side]['type'] for side in ('source', 'destination') if settings[side]['type'] in VAULT_TYPES]
+    if vaults:
+        # keyring_migrate copies to and from Vault; the role's switch, restart and verify steps are for files.
+        return [problem(VAULT_NOT_ROLLED, 'the role does not roll servers to or from a Vault keystore (%s) yet: copy '
+                        'the keys with keyops.mysql.keyring_migrate (online: true pauses the server for the copy)'
+                        % vaults[0])]
     for side in ('source', 'destination'):
         path = settings[side].get('path') or ''
         if not path.startswith('/'):
@@ -241,6 +249,9 @@ def plan_host(server, migration, settings, read_members):
     can_stop_and_start (the role can stop and start the server on their own), component_config, component_manifest,
     option_file, check_privileges."""
     problems = setting_problems(settings)
+    if any(p['code'] == VAULT_NOT_ROLLED for p in problems):
+        return dict(uses=USES_OTHER, action=ACTION_NONE, how=None, expected_keystore=None, switch_edits=[],
+                    problems=problems, copy_keys=False, warnings=[])
     if settings.get('server_stopped'):
         problems += stopped_server_problems(settings.get('plugin_switch'))
     else:

