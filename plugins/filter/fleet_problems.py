@@ -117,7 +117,9 @@ def fleet_problems(hosts, hostvars, result_var, destination_path, pause_hosts=No
                 and not reports[host].get('failed')]
 
     def destination_of(host):
-        return '%s:%s' % (hostvars[host].get('ansible_host') or host, destination_path)
+        # A Vault mount is one for every host that names it; a file is one per host.
+        vault_mount = (reports[host].get('plan') or {}).get('destination_id')
+        return vault_mount or '%s:%s' % (hostvars[host].get('ansible_host') or host, destination_path)
 
     for destination, sharing in _group(reported, destination_of).items():
         for host in sharing if len(sharing) > 1 else ():

@@ -133,14 +133,12 @@ def switch_edits(settings):
 
 def setting_problems(settings):
     """The role's own variables, before anything is asked of the server."""
-    found = []
-    vaults = [settings[side]['type'] for side in ('source', 'destination') if settings[side]['type'] in VAULT_TYPES]
-    if vaults:
-        # keyring_migrate copies to and from Vault; the role's switch, restart and verify steps are for files.
-        return [problem(VAULT_NOT_ROLLED, 'the role does not roll servers to or from a Vault keystore (%s) yet: copy '
-                        'the keys with keyops.mysql.keyring_migrate (online: true pauses the server for the copy)'
-                        % vaults[0])]
+    found = vault_problems(settings)
+    if found:
+        return found
     for side in ('source', 'destination'):
+        if settings[side]['type'] in VAULT_TYPES:
+            continue
         path = settings[side].get('path') or ''
         if not path.startswith('/'):
             found.append(problem(PATH_NOT_ABSOLUTE, 'keyring_migration_%s.path must be absolute, got %r'
@@ -149,6 +147,21 @@ def setting_problems(settings):
         found.append(problem(SAME_KEYSTORE, 'source and destination are the same keystore (%s)'
                              % settings['source']['path']))
     return found
+
+
+def vault_problems(settings):
+    """The role copies each server's keys into a Vault mount of its own while the server keeps its file keystore
+    (use_after source). Moving a server onto or off Percona's Vault keyring is not done by the role: no Percona
+    Server runs where this is tested, and keyring_migrate copies either way."""
+    if settings['source']['type'] in VAULT_TYPES:
+        return [problem(VAULT_NOT_ROLLED, 'the role does not move servers off a Vault keystore (%s%s): copy the keys '
+                        'with keyops.mysql.keyring_migrate' % (settings['source']['type'],
+                                                               ', a rollback' if settings.get('rollback') else ''))]
+    if settings['destination']['type'] in VAULT_TYPES and settings.get('use_after') != USES_SOURCE:
+        return [problem(VAULT_NOT_ROLLED, 'with a Vault destination (%s) the role copies each server\'s keys into '
+                        'its mount and the server keeps its keystore: set keyring_migration_use_after: source (keyops '
+                        'does not switch a server to Percona\'s Vault keyring)' % settings['destination']['type'])]
+    return []
 
 
 def server_problems(server, settings):

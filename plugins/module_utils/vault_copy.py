@@ -81,7 +81,9 @@ class VaultCopy(NativeCopy):
             return plan_to_vault(source, destination, self.params['allow_shared_mount'], on_backup)
         return plan_from_vault(source, destination, on_backup)
 
-    def nothing_to_write(self, source, destination, plan):
+    def nothing_to_write(self, source, destination, prepared):
+        """Whether the copy would write nothing (`prepared`: the plan made before the pause)."""
+        plan = prepared
         if plan.to_copy:
             return False
         if isinstance(destination, VaultKeystore):

@@ -25,7 +25,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_layout
 VAULT_OPTIONS = dict(
     config_file=dict(type='path'),
     url=dict(type='str'),
-    secret_mount_point=dict(type='str'),
+    secret_mount_point=dict(type='str', no_log=False),     # a path, not a secret
     kv_version=dict(type='str', choices=['auto', '1', '2']),
     token=dict(type='str', no_log=True),
     token_file=dict(type='path'),

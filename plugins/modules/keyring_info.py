@@ -632,6 +632,11 @@ plan:
     expected_keystore:
       description: The keystore the server must use at the end.
       type: str
+    destination_id:
+      description:
+        - A Vault destination's server and mount point (never the token), which the role checks no two hosts share
+          (Percona wants one mount per server); V(null) for a file destination.
+      type: str
     switch_edits:
       description:
         - The files a switch rewrites, in order, as M(keyops.mysql.keyring_config) options (C(path), C(format),
@@ -702,7 +707,8 @@ from ansible_collections.keyops.mysql.plugins.module_utils.config_status import 
 from ansible_collections.keyops.mysql.plugins.module_utils.host_plan import plan_host
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.base import ON_BACKUP_IGNORE
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.plan import key_summary
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VaultKeystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import VAULT_TYPES, VaultKeystore
 from ansible_collections.keyops.mysql.plugins.module_utils.migration import (
     MIGRATION_OPTIONS,
     TOOL_OPTIONS,
@@ -714,7 +720,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.mysql import MysqlErr
 from ansible_collections.keyops.mysql.plugins.module_utils.server_keyrings import active_keyrings, keystore_in_use, uses_only
 from ansible_collections.keyops.mysql.plugins.module_utils import server_discovery, service_name
 from ansible_collections.keyops.mysql.plugins.module_utils.plugin_switch import plan_plugin_switch
-from ansible_collections.keyops.mysql.plugins.module_utils.vault_spec import open_spec_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.vault_spec import open_spec_keystore, vault_settings
 
 
 # O(migration): keyring_migrate's options, but its method and tool settings (the defaults are used).
@@ -853,6 +859,18 @@ def encrypted_table_reads(session, limit):
     return ['SELECT 1 FROM %s.%s LIMIT 1' % tuple('`%s`' % name.replace('`', '``') for name in row) for row in rows]
 
 
+def vault_destination_id(spec):
+    """A Vault destination's server and mount point, which no two hosts of a run may share (Percona wants one mount
+    per server); None for a file (hosts write their own files) or a configuration that cannot be read (the copy's
+    check says why)."""
+    if spec['type'] not in VAULT_TYPES:
+        return None
+    try:
+        return vault_settings(spec, 'destination').where()
+    except KeystoreError:
+        return None
+
+
 def keystore_report(spec, role):
     keystore = open_spec_keystore(spec, role)
     if isinstance(keystore, VaultKeystore):
@@ -953,6 +971,7 @@ def main():
                                                    destination=module.params['migration']['destination'],
                                                    plugin_switch=switch),
                                               read_members=lambda path: parse_json_object(read_text(path), path))
+            module.result['plan']['destination_id'] = vault_destination_id(module.params['migration']['destination'])
             module.result['on_expected_keystore'] = uses_only(module.result['active_keystores'],
                                                               module.result['plan']['expected_keystore'])
             for warning in module.result['plan']['warnings']:

@@ -41,10 +41,10 @@ options:
     description: M(keyops.mysql.rollout_info)'s result for this batch.
     type: dict
   source:
-    description: The run's source keystore, as the report shows it (its password is left out).
+    description: The run's source keystore, as the report shows it (its password, token and secret options are left out).
     type: dict
   destination:
-    description: The run's destination keystore, as the report shows it (its password is left out).
+    description: The run's destination keystore, as the report shows it (its password, token and secret options are left out).
     type: dict
   use_after:
     description: Which keystore the servers use afterwards.

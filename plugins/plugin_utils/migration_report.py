@@ -31,7 +31,7 @@ HOST_FACTS = ('before', 'after', 'info', 'online_copy', 'bulk_copy', 'copy', 'pl
 # plan for the batch, read once) as facts['place'].
 ROLLING_FACT = 'rolling'
 
-_SECRET_KEYS = ('password',)
+_SECRET_KEYS = ('password', 'token', 'secret_options')
 
 
 def _result(value):

@@ -107,12 +107,24 @@ def test_path_not_absolute(side):
     assert 'path_not_absolute' in codes(plan(role_settings=role))
 
 
-@pytest.mark.parametrize('side', ['source', 'destination'])
-def test_a_vault_keystore_is_refused_by_the_role_with_the_module_to_use(side):
-    vault = dict(type='component_keyring_vault', url='https://vault:8200', secret_mount_point='kv/db1')
-    result = plan(role_settings=settings(**{side: vault}))
-    assert codes(result) == ['vault_keystore_not_rolled_out'] and result['action'] == 'none'
-    assert 'keyops.mysql.keyring_migrate' in result['problems'][0]['msg'] and not result['copy_keys']
+VAULT = dict(type='component_keyring_vault', url='https://vault:8200', secret_mount_point='kv/db1')
+
+
+@pytest.mark.parametrize('changes, says', [
+    (dict(source=VAULT), 'does not move servers off a Vault keystore'),
+    (dict(source=VAULT, destination=SOURCE, rollback=True), 'a rollback'),
+    (dict(destination=VAULT), 'set keyring_migration_use_after: source'),
+])
+def test_a_vault_keystore_the_role_cannot_roll_is_refused_naming_what_to_do(changes, says):
+    result = plan(role_settings=settings(**changes))
+    assert codes(result) == ['vault_keystore_not_rolled_out'] and result['action'] == 'none' and not result['copy_keys']
+    assert says in result['problems'][0]['msg']
+
+
+def test_a_server_keeping_its_file_has_its_keys_copied_into_its_vault_mount_without_a_restart():
+    result = plan(role_settings=settings(destination=VAULT, use_after='source'))
+    assert (result['action'], result['how'], result['problems']) == ('none', 'online', [])
+    assert result['expected_keystore'] == SOURCE['path'] and result['copy_keys']
 
 
 def test_same_keystore():

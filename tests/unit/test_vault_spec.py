@@ -93,6 +93,6 @@ def test_a_fault_point_with_a_count_acts_at_that_arrival_only(monkeypatch):
     slept = []
     monkeypatch.setenv('KEYOPS_FAULT_INJECT', 'unit_point@2:sleep=0.25')
     monkeypatch.setattr('time.sleep', slept.append)
-    for _ in range(3):
+    for _arrival in range(3):
         checkpoint('unit_point')
     assert slept == [0.25]

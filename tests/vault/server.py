@@ -35,20 +35,22 @@ def bao_binary():
     return path if os.access(path, os.X_OK) else None
 
 
-def free_port():
+def free_port(host='127.0.0.1'):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
 class BaoServer:
-    def __init__(self, binary, tls=False):
+    def __init__(self, binary, tls=False, host='127.0.0.1'):
+        """`host`: the address to listen on (a sandbox fleet's hosts reach the controller at its veth address)."""
         self.binary = binary
         self.tls = tls
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.root_token = 'root-' + secrets.token_hex(12)
         self.workdir = tempfile.mkdtemp(prefix='keyops-bao-')
-        self.url = '%s://127.0.0.1:%d' % ('https' if tls else 'http', self.port)
+        self.url = '%s://%s:%d' % ('https' if tls else 'http', host, self.port)
         self.ca_file = None
         self.unseal_key = None
         self.process = None
@@ -57,7 +59,7 @@ class BaoServer:
     # ---- life cycle ------------------------------------------------------------------------------------
 
     def start(self, timeout=30):
-        args = [self.binary, 'server', '-dev', '-dev-listen-address=127.0.0.1:%d' % self.port,
+        args = [self.binary, 'server', '-dev', '-dev-listen-address=%s:%d' % (self.host, self.port),
                 '-dev-root-token-id=%s' % self.root_token, '-dev-no-store-token']
         if self.tls:
             args += ['-dev-tls', '-dev-tls-cert-dir=%s' % self.workdir]

@@ -309,8 +309,8 @@ def test_token_revoked_between_keys(bao, mounts, version):
     token = bao.create_token()
     keys = _keys(4)
     with pytest.raises(VaultAuthError) as info:
-        migrate_keys(_Memory(keys), _hooked(_vault(bao, mount, token=token), 1,
-                                           lambda: bao.bao('token', 'revoke', token)))
+        revoking = _hooked(_vault(bao, mount, token=token), 1, lambda: bao.bao('token', 'revoke', token))
+        migrate_keys(_Memory(keys), revoking)
     text = _one_line_without_token(info.value, token, bao.root_token)
     assert 'expired, revoked' in text and '1 of the 1 keys this run wrote could not be removed' in text
     fresh = bao.create_token()

@@ -139,8 +139,8 @@ class VaultClient:
         self._opener = urllib_request.build_opener(*handlers)
 
     def __repr__(self):
-        return 'VaultClient(url=%r, token=<hidden>, ca_file=%r, namespace=%r)' % (self.url, self.ca_file,
-                                                                                 self.namespace)
+        return 'VaultClient(url=%r, token=<hidden>, ca_file=%r, namespace=%r)' % (
+            self.url, self.ca_file, self.namespace)
 
     def scrub(self, text):
         """`text` without the token, on one line, at most 300 characters (for Vault's own error strings)."""
@@ -199,8 +199,8 @@ class VaultClient:
             return VaultTlsError('TLS verification of the server failed (%s) during %s' % (detail, what),
                                  path=self.where)
         if isinstance(reason, ssl.SSLError):
-            return VaultTlsError('the TLS handshake failed (%s) during %s' % (getattr(reason, 'reason', None)
-                                                                             or 'SSL error', what), path=self.where)
+            detail = getattr(reason, 'reason', None) or 'SSL error'
+            return VaultTlsError('the TLS handshake failed (%s) during %s' % (detail, what), path=self.where)
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return VaultTimeoutError('no answer within %s seconds to %s' % (self.timeout, what), path=self.where)
         if isinstance(reason, ConnectionRefusedError):
@@ -241,8 +241,8 @@ class VaultClient:
         if status == 503 and any('sealed' in e.lower() for e in response.errors):
             return VaultSealedError('the server is sealed (%s refused)' % what, path=self.where)
         if status in (429, 472, 473) or status >= 500:
-            return VaultUnavailableError('the server cannot serve %s (HTTP %d%s)' % (what, status,
-                                                                                       ': ' + errors if errors else ''),
+            detail = ': ' + errors if errors else ''
+            return VaultUnavailableError('the server cannot serve %s (HTTP %d%s)' % (what, status, detail),
                                          path=self.where)
         return VaultResponseError('%s failed (HTTP %d%s)' % (what, status, ': ' + errors if errors else ''),
                                   path=self.where)

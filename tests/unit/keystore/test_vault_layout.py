@@ -82,8 +82,8 @@ def test_names_percona_does_not_write_are_not_keys(name):
 def test_bodies_v1_and_v2():
     assert write_body('AES', b'\x00\x01\x02', KV_V1) == {'type': 'AES', 'value': 'AAEC'}
     assert write_body('AES', b'\x00\x01\x02', KV_V2) == {'data': {'type': 'AES', 'value': 'AAEC'}}
-    assert write_body('RSA', b'\xff', KV_V2, create_only=True) == {'data': {'type': 'RSA', 'value': '/w=='},
-                                                                  'options': {'cas': 0}}
+    assert write_body('RSA', b'\xff', KV_V2, create_only=True) == {
+        'data': {'type': 'RSA', 'value': '/w=='}, 'options': {'cas': 0}}
 
 
 def test_parse_secret_v1_v2_and_refusals():

