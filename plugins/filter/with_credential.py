@@ -18,7 +18,8 @@ description:
   - Fields the credential leaves empty change nothing; the fields it sets win over the job's own variables.
   - C(login) takes C(login_user), C(login_password), C(ca_cert), C(client_cert) and C(client_key) (the TLS options'
     aliases C(ssl_ca), C(ssl_cert) and C(ssl_key) are dropped when the credential sets them). C(source) and
-    C(destination) take C(source_password) or C(destination_password) as the keystore's C(password).
+    C(destination) take C(source_password) or C(destination_password) as the keystore's C(password);
+    C(destination) takes C(destination_vault_token) as a Vault keystore's C(token) (its C(token_file) is dropped).
 positional: _input, credential, part
 options:
   _input:
@@ -55,7 +56,8 @@ from ansible.errors import AnsibleFilterError
 LOGIN_FIELDS = dict(login_user=(), login_password=(), ca_cert=('ssl_ca',), client_cert=('ssl_cert',),
                     client_key=('ssl_key',))
 KEYSTORE_FIELDS = dict(source='source_password', destination='destination_password')
-FIELDS = set(LOGIN_FIELDS) | set(KEYSTORE_FIELDS.values())
+VAULT_TOKEN_FIELDS = dict(destination='destination_vault_token')
+FIELDS = set(LOGIN_FIELDS) | set(KEYSTORE_FIELDS.values()) | set(VAULT_TOKEN_FIELDS.values())
 
 
 def _given(value):
@@ -85,6 +87,9 @@ def with_credential(value, credential, part):
     elif part in KEYSTORE_FIELDS:
         if _given(credential.get(KEYSTORE_FIELDS[part])):
             merged['password'] = credential[KEYSTORE_FIELDS[part]]
+        if _given(credential.get(VAULT_TOKEN_FIELDS.get(part))):
+            merged.pop('token_file', None)      # one token: the credential's
+            merged['token'] = credential[VAULT_TOKEN_FIELDS[part]]
     else:
         raise AnsibleFilterError('with_credential: part must be login, source or destination, not %r' % (part,))
     return merged

@@ -9,7 +9,7 @@ In order, on one fleet:
 2. The run: each mount holds exactly its server's keys, byte for byte (read back with `bao kv get`); each server was
    paused once, for the copy only (its general log), is ON, was not restarted, and its keystore file is unchanged.
    No token in the output or the report.
-3. A re-run: nothing changed, nothing paused.
+3. A re-run, with the token from the AWX credential's field: nothing changed, nothing paused.
 4. One mount named by both hosts: refused at preflight on both, nothing written.
 5. use_after: destination with a Vault destination: refused at preflight, saying what to set.
 """
@@ -170,9 +170,13 @@ def test_each_server_s_keys_go_into_its_own_mount_with_a_pause_for_the_copy_only
     assert all(lines[host]['status'] == 'ok' and lines[host]['paused'] and lines[host]['copied'] == len(
         file_keys(fleet, host)) and not lines[host]['restarted'] for host in HOSTS), lines
 
+    # The re-run takes its token from the AWX credential's field instead of the token file.
     for host in HOSTS:
         start_logging(fleet, host)
-    res, recap, _report = run(fleet, vault, tmp_path, 'rerun')
+    from_credential = dict(type='component_keyring_vault', url=vault.url,
+                           secret_mount_point='kv/mysql/{{ inventory_hostname }}')
+    res, recap, _report = run(fleet, vault, tmp_path, 'rerun', keyring_migration_destination=from_credential,
+                              keyring_migration_credential=dict(destination_vault_token=vault.root_token))
     assert res.returncode == 0, res.stdout[-6000:]
     assert all(recap[host] == dict(changed=0, failed=0) for host in HOSTS), recap
     assert all(keyring_switches(fleet, host) == [] for host in HOSTS)

@@ -56,6 +56,17 @@ def test_the_keystore_passwords_go_to_their_own_keystore():
     assert with_credential(source, injected(login_user='keyops'), 'source') == source
 
 
+def test_the_vault_token_goes_to_the_destination_only_and_replaces_its_token_file():
+    credential = injected(destination_vault_token='hvs.cred-token')
+    destination = dict(type='component_keyring_vault', url='https://vault:8200', secret_mount_point='kv/db1',
+                       token_file='/etc/keyops/vault-token')
+    merged = with_credential(destination, credential, 'destination')
+    assert merged['token'] == 'hvs.cred-token' and 'token_file' not in merged
+    source = dict(type='component_keyring_file', path='/var/lib/mysql-keyring/a')
+    assert with_credential(source, credential, 'source') == source
+    assert with_credential(destination, injected(), 'destination') == destination
+
+
 def test_an_unknown_field_is_named_and_its_value_is_not_shown():
     with pytest.raises(AnsibleFilterError) as err:
         with_credential(LOGIN, dict(login_pasword='t0psecret'), 'login')
