@@ -171,3 +171,62 @@ class BaoServer:
 
     def unseal(self):
         self.bao('operator', 'unseal', self.unseal_key)
+
+
+class PersistentBaoServer(BaoServer):
+    """A production-mode server (integrated raft storage in its directory) that keeps its data across a kill and a
+    start: initialised with one key share, unsealed at each start."""
+
+    CONFIG = '''storage "raft" {
+  path    = "%(data)s"
+  node_id = "keyops-test"
+}
+listener "tcp" {
+  address         = "%(host)s:%(port)d"
+  cluster_address = "%(host)s:%(cluster_port)d"
+  tls_disable     = true
+}
+api_addr     = "http://%(host)s:%(port)d"
+cluster_addr = "http://%(host)s:%(cluster_port)d"
+'''
+
+    def __init__(self, binary, host='127.0.0.1'):
+        super(PersistentBaoServer, self).__init__(binary, host=host)
+        self.cluster_port = free_port(host)
+        data = os.path.join(self.workdir, 'data')
+        os.mkdir(data)
+        self.config = os.path.join(self.workdir, 'server.hcl')
+        with open(self.config, 'w') as handle:
+            handle.write(self.CONFIG % dict(data=data, host=host, port=self.port, cluster_port=self.cluster_port))
+
+    def start(self, timeout=60):
+        if self._log is None:
+            self._log = open(os.path.join(self.workdir, 'server.log'), 'ab')
+        self.process = subprocess.Popen([self.binary, 'server', '-config=%s' % self.config], stdout=self._log,
+                                        stderr=subprocess.STDOUT, env=self._env(), cwd=self.workdir,
+                                        start_new_session=True)
+        deadline = time.time() + timeout
+        status = None
+        while time.time() < deadline and status is None:
+            if self.process.poll() is not None:
+                raise RuntimeError('bao server exited (%s): %s' % (self.process.returncode, self.log()[-2000:]))
+            try:
+                status = self.http('GET', 'sys/seal-status')[1]
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.1)
+        if not status['initialized']:
+            code, doc = self.http('PUT', 'sys/init', {'secret_shares': 1, 'secret_threshold': 1})
+            assert code == 200, (code, doc)
+            self.unseal_key, self.root_token = doc['keys_base64'][0], doc['root_token']
+        self.unseal()
+        return self
+
+    def unseal(self, timeout=60):
+        code, doc = self.http('PUT', 'sys/unseal', {'key': self.unseal_key})
+        assert code == 200 and doc['sealed'] is False, (code, doc)
+        deadline = time.time() + timeout
+        while time.time() < deadline:       # raft elects itself leader; until then the node is standby
+            if self._healthy():
+                return
+            time.sleep(0.2)
+        raise RuntimeError('bao server did not become active: %s' % self.log()[-2000:])

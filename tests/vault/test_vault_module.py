@@ -5,8 +5,9 @@
 OpenBao server; the mount's contents are checked with `bao` itself, the files by reading them back.
 
 Check and diff mode, a real copy and its re-run, Vault -> a new file and an encrypted file, Vault -> Vault on another
-server with the servers' own configuration files and a token file, a conflict, the server sealed and the module
-killed between two key writes (and the re-run that completes), and no token or key byte in any output.
+server with the servers' own configuration files and a token file, a conflict, the server sealed, the module
+killed and the server killed (then restarted) between two key writes, each followed by the re-run that completes; a
+mount in a namespace; TLS with the server's CA; and no token or key byte in any output.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +30,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_layout import key_name
 
 from ..conftest import REPO_ROOT, VECTORS_DIR
-from .server import BaoServer, bao_binary
+from .server import BaoServer, PersistentBaoServer, bao_binary
 
 pytestmark = pytest.mark.vault
 
@@ -60,12 +61,13 @@ def run_module(tmp_path, module, args, check=False, diff=False, fault=None):
     return result, res.stdout + res.stderr
 
 
-def mount_keys(server, mount, kv_version):
+def mount_keys(server, mount, kv_version, namespace=None):
     """{name: (type, raw bytes)} of the mount, read with `bao kv` itself."""
-    listing = server.bao_json('kv', 'list', mount) or []
+    scope = ['-namespace=' + namespace] if namespace else []
+    listing = server.bao_json('kv', 'list', *(scope + [mount])) or []
     found = {}
     for name in listing:
-        secret = server.bao_json('kv', 'get', '%s/%s' % (mount, name))
+        secret = server.bao_json('kv', 'get', *(scope + ['%s/%s' % (mount, name)]))
         data = secret['data']['data'] if kv_version == 2 else secret['data']
         found[name] = (data['type'], base64.b64decode(data['value']))
     return found
@@ -238,6 +240,41 @@ def test_sealed_between_two_keys_rolls_back_or_says_what_is_left_and_the_rerun_c
         server.stop()
 
 
+def test_server_killed_between_two_keys_then_restarted_and_the_rerun_completes(source_file, tmp_path):
+    """A production-mode server (raft storage) killed (SIGKILL) after the module's first key write: the run fails with
+    one line that says the mount is not as it was; the server is started and unsealed again, and a re-run completes.
+    The mount then holds exactly the source's keys."""
+    source_keys = file_keys('keyring_file', source_file)
+    server = PersistentBaoServer(bao_binary()).start()
+    try:
+        server.enable_kv('kv', 2)
+        args = dict(source=dict(type='keyring_file', path=source_file), destination=vault_spec(server, 'kv/db1'))
+        killed = threading.Event()
+
+        def kill_after_the_first_key():
+            deadline = time.time() + 60
+            while time.time() < deadline and not (server.bao_json('kv', 'list', 'kv/db1') or []):
+                time.sleep(0.1)
+            server.kill()
+            killed.set()
+
+        killer = threading.Thread(target=kill_after_the_first_key)
+        killer.start()
+        failed, output = run_module(tmp_path, 'keyring_migrate', args, fault='vault_before_key@2:sleep=8')
+        killer.join()
+        assert killed.is_set() and failed['failed'], failed
+        assert '\n' not in failed['msg'] and server.url in failed['msg'] and 'NOT as it was' in failed['msg'], failed
+        assert len(failed['left_behind']) == 1
+        assert_no_secrets(output, server.root_token, source_keys)
+        server.start()
+        assert len(mount_keys(server, 'kv/db1', 2)) == 1        # the key written before the kill survived it
+        done, _output = run_module(tmp_path, 'keyring_migrate', args)
+        assert done['changed'] and done['already_present_count'] == 1, done
+        assert mount_keys(server, 'kv/db1', 2) == dict((key_name(i, u), v) for (i, u), v in source_keys.items())
+    finally:
+        server.stop()
+
+
 def test_killed_between_two_keys_never_reports_success_and_the_rerun_completes(bao, mounts, source_file, tmp_path):
     """SIGKILL right after the first key write: Ansible reports a failure (never half a migration as success), the
     mount holds exactly one correct key, and a re-run completes."""
@@ -251,6 +288,41 @@ def test_killed_between_two_keys_never_reports_success_and_the_rerun_completes(b
     done, _output = run_module(tmp_path, 'keyring_migrate', args)
     assert done['changed'] and done['already_present_count'] == 1
     assert mount_keys(bao, mounts[2], 2) == expected
+
+
+def test_a_mount_in_a_namespace(bao, source_file, tmp_path):
+    """component_keyring_vault's vault_namespace: the X-Vault-Namespace header (OpenBao namespaces)."""
+    source_keys = file_keys('keyring_file', source_file)
+    bao.bao('namespace', 'create', 'team1')
+    bao.bao('secrets', 'enable', '-namespace=team1', '-path=kv', '-version=2', 'kv')
+    args = dict(source=dict(type='keyring_file', path=source_file),
+                destination=vault_spec(bao, 'kv/db1', namespace='team1'))
+    done, _output = run_module(tmp_path, 'keyring_migrate', args)
+    assert done['changed'] and done['migrated_count'] == len(source_keys), done
+    assert mount_keys(bao, 'kv/db1', 2, namespace='team1') == dict(
+        (key_name(i, u), v) for (i, u), v in source_keys.items())
+    info, _output = run_module(tmp_path, 'keyring_info', dict(server=False, keystores=[args['destination']]))
+    assert info['keystores'][0]['key_count'] == len(source_keys)
+    outside, _output = run_module(tmp_path, 'keyring_migrate', dict(args, destination=vault_spec(bao, 'kv/db1')))
+    # No such mount outside the namespace: the line says where to look.
+    assert outside['failed'] and '\n' not in outside['msg'] and 'vault_namespace' in outside['msg'], outside
+
+
+def test_tls_with_the_servers_ca(source_file, tmp_path):
+    source_keys = file_keys('keyring_file', source_file)
+    server = BaoServer(bao_binary(), tls=True).start()
+    try:
+        server.enable_kv('kv', 1)
+        args = dict(source=dict(type='keyring_file', path=source_file), destination=vault_spec(server, 'kv'))
+        refused, _output = run_module(tmp_path, 'keyring_migrate', args)
+        assert refused['failed'] and refused['error'] == 'VaultTlsError' and '\n' not in refused['msg'], refused
+        assert mount_keys(server, 'kv', 1) == {}
+        args['destination']['ca'] = server.ca_file
+        done, _output = run_module(tmp_path, 'keyring_migrate', args)
+        assert done['changed'] and mount_keys(server, 'kv', 1) == dict(
+            (key_name(i, u), v) for (i, u), v in source_keys.items())
+    finally:
+        server.stop()
 
 
 def test_bad_input_is_one_line_naming_what_to_do(bao, mounts, tmp_path):

@@ -30,7 +30,7 @@ from .model import (
     WriteVerificationError,
 )
 from .plan import conflict_error, load_destination, plan_migration
-from .vault_client import VaultAuthError, VaultClient, VaultSealedError, VaultVersionError
+from .vault_client import VaultAuthError, VaultClient, VaultError, VaultSealedError, VaultVersionError
 from .vault_config import VaultSettings
 from .vault_layout import (
     KV_AUTO,
@@ -293,7 +293,13 @@ class VaultKeystore:
             body = write_body(key.key_type, key.data, KV_V2, create_only=True)
         attempted.append(key)       # from here the write may land even if no answer comes
         self._unanswered.add(key.identity)
-        response = self.client.request('POST', path, body, what=what)
+        try:
+            response = self.client.request('POST', path, body, what=what)
+        except VaultError as exc:
+            if not getattr(exc, 'request_sent', True):
+                attempted.pop()     # it never reached the server: nothing can have landed
+                self._unanswered.discard(key.identity)
+            raise
         self._unanswered.discard(key.identity)
         if not response.ok:
             attempted.pop()         # an answer that is not a success: nothing was stored

@@ -180,7 +180,11 @@ class VaultClient:
                 raise VaultRedirectError('the server redirected %s (HTTP %d) to another address, not followed'
                                          % (what, status), path=self.where)
         except (URLError, HTTPException, socket.timeout, OSError) as exc:
-            raise self._transport_error(exc, what)
+            error = self._transport_error(exc, what)
+            reason = exc.reason if isinstance(exc, URLError) else exc
+            # Refused, unresolvable or TLS-rejected: the request never reached the server (a write did not land).
+            error.request_sent = not isinstance(reason, (ConnectionRefusedError, socket.gaierror, ssl.SSLError))
+            raise error
         if len(raw) > MAX_RESPONSE:
             raise VaultResponseError('the answer to %s is larger than %d bytes' % (what, MAX_RESPONSE),
                                      path=self.where)
