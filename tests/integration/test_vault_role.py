@@ -24,7 +24,6 @@ import os
 import re
 import subprocess
 
-import pymysql
 import pytest
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_keystore
@@ -73,14 +72,7 @@ def vault(fleet):
 
 
 def query(fleet, host, sql):
-    conn = pymysql.connect(unix_socket=fleet.hosts[host]['keyops_sandbox_root'] + '/run/mysqld/mysqld.sock',
-                           user='root', autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return fleet.query(host, sql)
 
 
 def start_logging(fleet, host):
