@@ -17,6 +17,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
+from ansible_collections.keyops.mysql.plugins.module_utils.copy_strategy import destination_in_use
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file
@@ -67,14 +68,26 @@ class VaultCopy(NativeCopy):
             self.report_conflicts(exc)
             raise
         refuse_empty_source(len(plan.source_keys), self.params['allow_empty_source'], source.path)
-        if not self.params['online']:
-            return self.copy(source, destination)
+        if self.params['online']:
+            self.run_paused(source, destination, plan)
+        else:
+            self.copy(source, destination)
+
+    def run_paused(self, source, destination, prepared):
+        """The copy with the server paused; a server whose keyring component is the destination file then reloads
+        it (NativeCopy.run_paused says why). A Percona server whose keyring is the destination mount is not told to
+        reload: it reads the copied keys at its next start (no Percona server here to verify a reload)."""
         with self.session_factory() as session:
+            self.result['keyring_reloaded'] = False
             pause = KeyringPause(session, self.result, self.check_mode,
-                                 skip_if=lambda: self.nothing_to_write(source, destination, plan))
+                                 skip_if=lambda: self.nothing_to_write(source, destination, prepared))
             pause.observe()
+            in_use = None if isinstance(destination, VaultKeystore) else destination_in_use(session, destination.path)
             with pause:
                 self.copy(source, destination)
+            if in_use and self.result['changed']:
+                self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
+                                    pause.state['after'])
 
     def plan(self, source, destination, on_backup):
         if isinstance(destination, VaultKeystore):

@@ -12,6 +12,7 @@ In order, on one fleet:
 3. A re-run, with the token from the AWX credential's field: nothing changed, nothing paused.
 4. One mount named by both hosts: refused at preflight on both, nothing written.
 5. use_after: destination with a Vault destination: refused at preflight, saying what to set.
+6. keyring_migrate from a mount into the keystore file a running server uses: paused, reloaded, the key listed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -189,3 +190,39 @@ def test_a_server_cannot_be_switched_to_vault(fleet, vault, tmp_path):
     res, _recap, report = run(fleet, vault, tmp_path, 'switch', keyring_migration_use_after='destination')
     assert res.returncode != 0
     assert 'set keyring_migration_use_after: source' in json.dumps(report) + res.stdout
+
+
+def module(fleet, host, name, args):
+    """One module run on `host` over SSH, as root (`ansible -b`); its result."""
+    tree = fleet.state_dir / 'ansible-results' / ('vault-%s' % name)
+    res = subprocess.run([fleet.ansible_bin('ansible'), '-i', str(fleet.inventory), host, '-b', '-m',
+                          'keyops.mysql.' + name, '-a', json.dumps(args)],
+                         env=fleet.ansible_env(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, '.cache', 'collections'),
+                                               ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+                                               ANSIBLE_CALLBACKS_ENABLED='ansible.builtin.tree',
+                                               ANSIBLE_CALLBACK_TREE_DIR=str(tree)),
+                         cwd=fleet.state_dir, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    return json.loads((tree / host).read_text())
+
+
+def test_a_key_from_vault_into_the_server_s_live_keystore_is_loaded_without_a_restart(fleet, vault, tmp_path):
+    """Last: it adds a key to mysql1's keystore. A key only the mount has (as a Percona server on that mount would
+    have made) is copied into the component_keyring_file the running server uses; the server is paused for the copy,
+    reloads its keyring and lists the key, with no restart."""
+    data = os.urandom(32)
+    vault.bao('kv', 'put', 'kv/mysql/mysql1/' + key_name('vault_only_key', 'root@localhost'), 'type=AES',
+              'value=' + base64.b64encode(data).decode())
+    before = server_state(fleet, 'mysql1')
+    start_logging(fleet, 'mysql1')
+    result = module(fleet, 'mysql1', 'keyring_migrate', dict(
+        source=dict(type='component_keyring_vault', url=vault.url, secret_mount_point='kv/mysql/mysql1',
+                    token_file=TOKEN_FILE),
+        destination=dict(type='component_keyring_file', path=KEYSTORE),
+        online=True, login_unix_socket='/run/mysqld/mysqld.sock'))
+    assert result['changed'] and result['migrated_count'] == 1 and result['keyring_reloaded'], result
+    after = server_state(fleet, 'mysql1')
+    assert after['pid'] == before['pid'] and after['operations'] == 1
+    assert after['listed'] == sorted(before['listed'] + ['vault_only_key'])
+    assert file_keys(fleet, 'mysql1')[key_name('vault_only_key', 'root@localhost')] == ('AES', data)
+    assert keyring_switches(fleet, 'mysql1') == ['OFF', 'ON']
