@@ -22,6 +22,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic impor
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import (
+    KeySnapshot,
     VaultKeystore,
     migrate_keys,
     plan_from_vault,
@@ -74,18 +75,35 @@ class VaultCopy(NativeCopy):
             self.copy(source, destination)
 
     def run_paused(self, source, destination, prepared):
-        """The copy with the server paused; a server whose keyring component is the destination file then reloads
-        it (NativeCopy.run_paused says why). A Percona server whose keyring is the destination mount is not told to
-        reload: it reads the copied keys at its next start (no Percona server here to verify a reload)."""
+        """The server is paused only while keys are read from, or written to, a file, never during Vault's requests
+        (milliseconds each, a key at a time, seconds per thousand keys):
+        - into Vault: the source is read under the pause (a Vault source before it, then confirmed under it with one
+          LIST), and written into the mount after the resume; the mount ends with the keys as of the pause, as a
+          copy paused throughout would;
+        - into a file: the file is written under the pause from the Vault source read before it, and a server whose
+          keyring component is that file then reloads it (NativeCopy.run_paused says why). A Percona server whose
+          keyring is a destination mount is not told to reload: it reads the copied keys at its next start (no
+          Percona server here to verify a reload)."""
+        on_backup = self.params['on_backup_file']
+        into_vault = isinstance(destination, VaultKeystore)
+        read_early = KeySnapshot(source, on_backup) if isinstance(source, VaultKeystore) else None
         with self.session_factory() as session:
             self.result['keyring_reloaded'] = False
             pause = KeyringPause(session, self.result, self.check_mode,
                                  skip_if=lambda: self.nothing_to_write(source, destination, prepared))
             pause.observe()
-            in_use = None if isinstance(destination, VaultKeystore) else destination_in_use(session, destination.path)
+            in_use = None if into_vault else destination_in_use(session, destination.path)
             with pause:
-                self.copy(source, destination)
-            if in_use and self.result['changed']:
+                if read_early is None:
+                    snapshot = self.settled(lambda: KeySnapshot(source, on_backup), self.server_running)
+                else:
+                    read_early.confirm()
+                    snapshot = read_early
+                if not into_vault:
+                    self.copy(snapshot, destination)
+            if into_vault:
+                self.copy(snapshot, destination)
+            elif in_use and self.result['changed']:
                 self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
                                     pause.state['after'])
 

@@ -7,7 +7,8 @@ on a real 2-host MySQL 9.7 fleet, the servers keeping their keystore files (use_
 In order, on one fleet:
 1. --check: nothing written to Vault, nothing paused; the report is the plan.
 2. The run: each mount holds exactly its server's keys, byte for byte (read back with `bao kv get`); each server was
-   paused once, for the copy only (its general log), is ON, was not restarted, and its keystore file is unchanged.
+   paused once (its general log), only to read its keystore - every key was written into Vault after the resume (the
+   keys' created_time) - is ON, was not restarted, and its keystore file is unchanged.
    No token in the output or the report.
 3. A re-run, with the token from the AWX credential's field: nothing changed, nothing paused.
 4. One mount named by both hosts: refused at preflight on both, nothing written.
@@ -20,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -90,6 +92,29 @@ def keyring_switches(fleet, host):
     return ['OFF' if re.search(r'(OFF|0)\s*$', text, re.I) else 'ON' for text in texts]
 
 
+def pause_window(fleet, host):
+    """(OFF, ON) epoch seconds of the server's one pause since start_logging, from its general log."""
+    rows = query(fleet, host, "SELECT UNIX_TIMESTAMP(event_time) FROM mysql.general_log WHERE command_type = 'Query' "
+                              "AND CONVERT(argument USING utf8mb4) LIKE 'SET GLOBAL keyring_operations%' "
+                              "ORDER BY event_time")
+    assert len(rows) == 2, rows
+    return float(rows[0][0]), float(rows[1][0])
+
+
+def written_at(server, directory):
+    """When each key under `directory` of the KV v2 mount kv/ was written (its metadata's created_time), as epoch
+    seconds."""
+    times = []
+    for name in server.bao_json('kv', 'list', 'kv/' + directory) or []:
+        status, document = server.http('GET', 'kv/metadata/%s/%s' % (directory, name))
+        assert status == 200, (status, document)
+        created = document['data']['created_time']
+        whole, _dot, fraction = created.rstrip('Z').partition('.')
+        stamp = datetime.datetime.strptime(whole, '%Y-%m-%dT%H:%M:%S').replace(tzinfo=datetime.timezone.utc)
+        times.append(stamp.timestamp() + float('0.' + (fraction or '0')))
+    return times
+
+
 def server_state(fleet, host):
     root = fleet.hosts[host]['keyops_sandbox_root']
     with open(root + KEYSTORE, 'rb') as handle:
@@ -158,6 +183,9 @@ def test_each_server_s_keys_go_into_its_own_mount_with_a_pause_for_the_copy_only
         assert len(file_keys(fleet, host)) >= 2
         assert after == before[host], host      # same process, same keystore bytes, ON, every key listed
         assert keyring_switches(fleet, host) == ['OFF', 'ON'], host
+        # Paused only to read its keystore: every key went into Vault after the server was resumed.
+        _off, resumed = pause_window(fleet, host)
+        assert min(written_at(vault, 'mysql/' + host)) >= resumed, host
         assert recap[host]['changed'] > 0 and recap[host]['failed'] == 0
     lines = report['hosts']
     assert all(lines[host]['status'] == 'ok' and lines[host]['paused'] and lines[host]['copied'] == len(
