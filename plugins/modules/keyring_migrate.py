@@ -164,6 +164,11 @@ options:
         leaves its pause marker first and, once the tool has ended or died, sets C(keyring_operations) ON again
         if the tool left it OFF. A server already paused by someone else is refused, since the tool would resume
         it.
+      - With a Vault side, the server is paused only while a file is read or written, never during Vault's requests
+        (one per key). Into Vault, the source is read under the pause and written into the mount after the resume,
+        so the mount gets the keys as of the pause. From Vault, the mount is read before the pause and checked under
+        it with one listing (read again if a key came or went), and the destination file is written under it; a
+        server whose keyring component uses that file then reloads it, as above.
     type: bool
     default: false
   switch_config:
