@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import Key
@@ -65,6 +65,8 @@ def test_a_question_mark_can_put_a_slash_in_the_name():
 def test_any_identity_round_trips_through_its_name(key_id, user_id):
     name = key_name(key_id, user_id)
     assert '\n' not in name
+    # A name with a '/' is never listed as a key (Vault shows a directory), and such keys are refused before writing.
+    assume(name_is_listable(name))
     assert parse_key_name(name) == (key_id, user_id)
 
 
