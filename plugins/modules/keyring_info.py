@@ -20,7 +20,8 @@ options:
   keystores:
     description:
       - Keystore files on the managed host to inspect as well (format details, key count, checksum and any
-        C(.backup) file with what the server would do with it).
+        C(.backup) file with what the server would do with it), or Vault mounts in Percona's layout, reached from
+        the managed host (see RV(keystores)).
       - Leave empty to report the server only. Set O(server=false) to report files only.
     type: list
     elements: dict
