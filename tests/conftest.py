@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import sys
 
@@ -32,6 +33,16 @@ def _expose_collection():
 
 
 _expose_collection()
+
+
+def vector_manifest():
+    """../shared/vectors/manifest.json ({vector name: facts}), or {} where the shared directory is absent (the tests
+    parametrised over it then show one visible skip)."""
+    try:
+        with open(os.path.join(VECTORS_DIR, 'manifest.json')) as f:
+            return json.load(f)
+    except IOError:
+        return {}
 
 
 @pytest.fixture(scope='session')

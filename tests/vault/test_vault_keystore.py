@@ -42,7 +42,7 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_client
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_config import VaultSettings
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault_layout import key_name
 
-from ..conftest import VECTORS_DIR
+from ..conftest import vector_manifest
 from .server import BaoServer, bao_binary
 
 pytestmark = pytest.mark.vault
@@ -51,15 +51,7 @@ UUID_A = '2bdc27b3-ff17-11e8-891e-0010e08dbff8'
 UUID_B = '9f0e1d2c-3b4a-11ef-8a7b-0242ac120002'
 
 
-def _manifest():
-    try:
-        with open(os.path.join(VECTORS_DIR, 'manifest.json')) as f:
-            return json.load(f)
-    except IOError:
-        return {}
-
-
-VECTORS = sorted(_manifest()) or ['(no vectors: ../shared is absent)']
+VECTORS = sorted(vector_manifest()) or ['(no vectors: ../shared is absent)']
 
 
 def _open_vector(vectors_dir, name):

@@ -92,6 +92,26 @@ def source_file(tmp_path, vectors_dir):
     return str(path)
 
 
+def run_between_two_keys(tmp_path, args, server, mount, action):
+    """keyring_migrate held before its second key write (fault injection), and `action` (seal, kill) done once its
+    first key is in `mount`; the module's (result, output)."""
+    done = threading.Event()
+
+    def act_after_the_first_key():
+        deadline = time.time() + 60
+        while time.time() < deadline and not (server.bao_json('kv', 'list', mount) or []):
+            time.sleep(0.1)
+        action()
+        done.set()
+
+    actor = threading.Thread(target=act_after_the_first_key)
+    actor.start()
+    result = run_module(tmp_path, 'keyring_migrate', args, fault='vault_before_key@2:sleep=8')
+    actor.join()
+    assert done.is_set()
+    return result
+
+
 def vault_spec(server, mount, token=None, **extra):
     return dict(type='component_keyring_vault', url=server.url, secret_mount_point=mount,
                 token=token or server.root_token, **extra)
@@ -213,20 +233,7 @@ def test_sealed_between_two_keys_rolls_back_or_says_what_is_left_and_the_rerun_c
         server.enable_kv('kv', 2)
         args = dict(source=dict(type='keyring_file', path=source_file),
                     destination=vault_spec(server, 'kv/db1'))
-        sealed = threading.Event()
-
-        def seal_after_the_first_key():
-            deadline = time.time() + 60
-            while time.time() < deadline and not (server.bao_json('kv', 'list', 'kv/db1') or []):
-                time.sleep(0.1)
-            server.seal()
-            sealed.set()
-
-        timer = threading.Thread(target=seal_after_the_first_key)
-        timer.start()
-        failed, output = run_module(tmp_path, 'keyring_migrate', args, fault='vault_before_key@2:sleep=8')
-        timer.join()
-        assert sealed.is_set()
+        failed, output = run_between_two_keys(tmp_path, args, server, 'kv/db1', server.seal)
         assert failed['failed'] and failed['error'] == 'VaultSealedError', failed
         assert '\n' not in failed['msg'] and server.url in failed['msg'] and 'NOT as it was' in failed['msg']
         assert len(failed['left_behind']) == 1 and failed['rolled_back'] == []
@@ -249,20 +256,8 @@ def test_server_killed_between_two_keys_then_restarted_and_the_rerun_completes(s
     try:
         server.enable_kv('kv', 2)
         args = dict(source=dict(type='keyring_file', path=source_file), destination=vault_spec(server, 'kv/db1'))
-        killed = threading.Event()
-
-        def kill_after_the_first_key():
-            deadline = time.time() + 60
-            while time.time() < deadline and not (server.bao_json('kv', 'list', 'kv/db1') or []):
-                time.sleep(0.1)
-            server.kill()
-            killed.set()
-
-        killer = threading.Thread(target=kill_after_the_first_key)
-        killer.start()
-        failed, output = run_module(tmp_path, 'keyring_migrate', args, fault='vault_before_key@2:sleep=8')
-        killer.join()
-        assert killed.is_set() and failed['failed'], failed
+        failed, output = run_between_two_keys(tmp_path, args, server, 'kv/db1', server.kill)
+        assert failed['failed'], failed
         assert '\n' not in failed['msg'] and server.url in failed['msg'] and 'NOT as it was' in failed['msg'], failed
         assert len(failed['left_behind']) == 1
         assert_no_secrets(output, server.root_token, source_keys)

@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import binascii
 import hashlib
-import json
 import os
 
 import pytest
@@ -18,22 +17,14 @@ from ansible_collections.keyops.mysql.plugins.module_utils.keystore import open_
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.encrypted_file import encrypt_document
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.keyring_file import xor_obfuscate
 
-from ...conftest import VECTORS_DIR
+from ...conftest import vector_manifest
 
 VECTOR_PASSWORD = 'sakila'   # the password Oracle's mysql-operator test uses for its encrypted keystore
 ENCRYPTED = 'component_keyring_encrypted_file/mysql_operator_component_keyring_encrypted_file.hex'
 PLAIN_JSON = 'component_keyring_file/mysql_operator_component_keyring_file.json'
 
 
-def _manifest():
-    try:
-        with open(os.path.join(VECTORS_DIR, 'manifest.json')) as f:
-            return json.load(f)
-    except IOError:
-        return {}
-
-
-MANIFEST = _manifest()
+MANIFEST = vector_manifest()
 KEYRING_FILE_VECTORS = sorted(name for name in MANIFEST if name.startswith('keyring_file/'))
 if not MANIFEST:
     # Parametrised over nothing, pytest would report nothing; one visible skip says why instead.
