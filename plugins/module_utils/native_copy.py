@@ -51,10 +51,7 @@ class NativeCopy(CopyStrategy):
     copied = ()
 
     def check(self):
-        for name in ('source', 'destination'):
-            if self.params[name].get('options') or self.params[name].get('secret_options'):
-                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used by '
-                          'method native' % (name, name))
+        self.warn_tool_options('by method native')
         self.source, self.destination = self.keystore('source'), self.keystore('destination')
         require_source(self.source.path, self.source.follow)
 
@@ -73,6 +70,12 @@ class NativeCopy(CopyStrategy):
                 exc.hint = ('Or set on_backup_file: follow_server to take each keystore as the server would '
                             'recover it')
             raise
+
+    def warn_tool_options(self, unused):
+        for name in ('source', 'destination'):
+            if self.params[name].get('options') or self.params[name].get('secret_options'):
+                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used %s'
+                          % (name, name, unused))
 
     def summary(self, plan):
         """plan.summary() with at most max_keys_listed keys of each kind, and the counts, into the result."""
@@ -216,12 +219,7 @@ class NativeCopy(CopyStrategy):
     def copy(self, source, destination, prepared=None):
         owner, group, mode = self.file_attributes(source, destination)
         created = lstat_file(destination.path, follow=destination.follow) is None
-
-        def keep_previous(plan):
-            if self.params['backup'] and not created:
-                # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
-                self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
-
+        keep_previous = self.keep_previous(destination, created)
         # A running server's own write is waited out, as in check_before_copy: in check mode nothing is paused, and
         # a write the server began before the pause may still be finishing.
         try:
@@ -235,6 +233,14 @@ class NativeCopy(CopyStrategy):
         self.report_copy(plan, source, destination, created, written)
         if written is not None and written.backup_set_aside:
             self.result['backup_file_set_aside'] = written.backup_set_aside
+
+    def keep_previous(self, destination, created):
+        """The write's before_write: with O(backup), a copy of the destination as it was, beside it."""
+        def keep(plan):
+            if self.params['backup'] and not created:
+                # Not AnsibleModule.backup_local: its copy follows links, at a name the server's user can guess.
+                self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
+        return keep
 
     def report_copy(self, plan, source, destination, created, written):
         """The result of a copy (or its check-mode plan): the keys, the counts, changed, and the diff."""

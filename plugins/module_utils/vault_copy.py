@@ -18,7 +18,6 @@ import os
 
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_checks import refuse_empty_source, require_source
 from ansible_collections.keyops.mysql.plugins.module_utils.copy_strategy import destination_in_use
-from ansible_collections.keyops.mysql.plugins.module_utils.keystore.atomic import keep_copy
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.model import KeystoreError, MigrationConflictError
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.safe_fs import lstat_file
 from ansible_collections.keyops.mysql.plugins.module_utils.keystore.vault import (
@@ -45,10 +44,7 @@ class VaultCopy(NativeCopy):
             raise KeystoreError('switch_config rewrites a component_keyring_file configuration; it cannot switch a '
                                 'server to or from a Vault keystore: edit the server\'s keyring configuration and '
                                 'restart it', path=self.params['switch_config'])
-        for name in ('source', 'destination'):
-            if self.params[name].get('options') or self.params[name].get('secret_options'):
-                self.warn('%s.options and %s.secret_options are for MySQL\'s tools and are not used with a Vault '
-                          'keystore' % (name, name))
+        self.warn_tool_options('with a Vault keystore')
         self.source, self.destination = self.keystore('source'), self.keystore('destination')
         if not isinstance(self.source, VaultKeystore):
             require_source(self.source.path, self.source.follow)
@@ -63,30 +59,30 @@ class VaultCopy(NativeCopy):
         if not isinstance(destination, VaultKeystore):
             owner, group, _mode = self.file_attributes(source, destination)
             self.check_reachable(destination, owner, group)
+        # The source is read once (a mount: one GET per key), and the plan made from that snapshot.
+        snapshot = self.settled(lambda: KeySnapshot(source, on_backup), self.server_running)
         try:
-            plan = self.settled(lambda: self.plan(source, destination, on_backup), self.server_running)
+            plan = self.plan(snapshot, destination, on_backup)
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
             raise
         refuse_empty_source(len(plan.source_keys), self.params['allow_empty_source'], source.path)
         if self.params['online']:
-            self.run_paused(source, destination, plan)
+            self.run_paused(snapshot, destination, plan)
         else:
-            self.copy(source, destination)
+            self.copy(snapshot, destination, plan)
 
     def run_paused(self, source, destination, prepared):
         """The server is paused only while keys are read from, or written to, a file, never during Vault's requests
-        (milliseconds each, a key at a time, seconds per thousand keys):
-        - into Vault: the source is read under the pause (a Vault source before it, then confirmed under it with one
-          LIST), and written into the mount after the resume; the mount ends with the keys as of the pause, as a
-          copy paused throughout would;
-        - into a file: the file is written under the pause from the Vault source read before it, and a server whose
-          keyring component is that file then reloads it (NativeCopy.run_paused says why). A Percona server whose
-          keyring is a destination mount is not told to reload: it reads the copied keys at its next start (no
-          Percona server here to verify a reload)."""
-        on_backup = self.params['on_backup_file']
+        (milliseconds each, a key at a time, seconds per thousand keys). `source` is run()'s KeySnapshot; under the
+        pause it is taken again (a file read; a mount's listing, and its keys again only if one came or went):
+        - into Vault, the keys are then written into the mount after the resume (with the plan made before the
+          pause, unless the source changed meanwhile): the mount ends with the keys as of the pause, as a copy paused
+          throughout would;
+        - into a file, the file is written under the pause, and a server whose keyring component is that file then
+          reloads it (NativeCopy.run_paused says why). A Percona server whose keyring is a destination mount is not
+          told to reload: it reads the copied keys at its next start (no Percona server here to verify a reload)."""
         into_vault = isinstance(destination, VaultKeystore)
-        read_early = KeySnapshot(source, on_backup) if isinstance(source, VaultKeystore) else None
         with self.session_factory() as session:
             self.result['keyring_reloaded'] = False
             pause = KeyringPause(session, self.result, self.check_mode,
@@ -94,15 +90,11 @@ class VaultCopy(NativeCopy):
             pause.observe()
             in_use = None if into_vault else destination_in_use(session, destination.path)
             with pause:
-                if read_early is None:
-                    snapshot = self.settled(lambda: KeySnapshot(source, on_backup), self.server_running)
-                else:
-                    read_early.confirm()
-                    snapshot = read_early
+                changed = self.settled(source.refresh, self.server_running)
                 if not into_vault:
-                    self.copy(snapshot, destination)
+                    self.copy(source, destination)
             if into_vault:
-                self.copy(snapshot, destination)
+                self.copy(source, destination, None if changed else prepared)
             elif in_use and self.result['changed']:
                 self.reload_keyring(session, destination.path, in_use, [(k[0], k[1]) for k in self.copied],
                                     pause.state['after'])
@@ -127,6 +119,7 @@ class VaultCopy(NativeCopy):
     def file_attributes(self, source, destination):
         """A file destination's owner, group, mode. A new file copied out of Vault has no source file to take them
         from: it gets its directory's owner and group (a keystore directory is the server's), mode 0640."""
+        source = getattr(source, 'keystore', source)     # a KeySnapshot's keystore
         if not isinstance(source, VaultKeystore):
             return NativeCopy.file_attributes(self, source, destination)
         owner, group, mode = self.params['owner'], self.params['group'], parse_mode(self.params['mode'])
@@ -141,22 +134,20 @@ class VaultCopy(NativeCopy):
         return owner, group, mode
 
     def copy(self, source, destination, prepared=None):
+        """`prepared`: into Vault, a plan still valid for `source` (not made again); a file is always planned again
+        under its lock."""
         into_vault = isinstance(destination, VaultKeystore)
         owner = group = mode = None
         created = False
         if not into_vault:
             owner, group, mode = self.file_attributes(source, destination)
             created = lstat_file(destination.path, follow=destination.follow) is None
-
-        def keep_previous(plan):
-            if self.params['backup'] and not created:
-                self.result['backup_file'] = keep_copy(destination.path, follow=destination.follow)
-
         try:
             plan, written = self.settled(lambda: migrate_keys(
                 source, destination, check_mode=self.check_mode, allow_shared_mount=self.params['allow_shared_mount'],
                 owner=owner, group=group, mode=mode, on_backup=self.params['on_backup_file'],
-                before_write=keep_previous), self.server_running)
+                before_write=self.keep_previous(destination, created), plan=prepared if into_vault else None),
+                self.server_running)
         except MigrationConflictError as exc:
             self.report_conflicts(exc)
             raise

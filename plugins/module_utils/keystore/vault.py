@@ -382,17 +382,16 @@ class VaultKeystore:
 
 
 class KeySnapshot:
-    """A keystore's keys as read once, for a copy to write from after the server is resumed: a server paused only for
-    the read of its keystore (milliseconds), not for a Vault mount's key-by-key writes (seconds per thousand keys).
-
-    Of a Vault mount, confirm() checks with one LIST that no key came or went since the snapshot, and reads again if
-    one did: the read itself (one GET per key) is done before the pause."""
+    """A keystore's keys as read once: what a copy plans with and writes from, so that a Vault mount (one GET per
+    key) is read once per run, and a server is paused only while its keystore is read again (refresh), not for a
+    mount's key-by-key writes (seconds per thousand keys)."""
 
     backup_path = None
     follow = False
 
     def __init__(self, keystore, on_backup=ON_BACKUP_FAIL):
         self.keystore = keystore
+        self.on_backup = on_backup
         self.path = keystore.path
         self.type_name = keystore.type_name
         self._keys = keystore.load(on_backup)
@@ -404,12 +403,19 @@ class KeySnapshot:
             return sorted(name for name in self.keystore._list() if not name.endswith('/'))
         return None
 
-    def confirm(self):
-        """Read a Vault mount again if its names changed since the snapshot (a key made or removed meanwhile)."""
-        if self._names is not None and self._listing() != self._names:
+    def refresh(self):
+        """Take the keystore as it is now; True if its keys changed since the snapshot. A file is read again
+        (milliseconds); a Vault mount is listed (one request) and read again only if a key came or went."""
+        if self._names is not None:
+            if self._listing() == self._names:
+                return False
             self._keys = self.keystore.load()
-            self.loaded_sha256 = self.keystore.loaded_sha256
             self._names = self._listing()
+        else:
+            self._keys = self.keystore.load(self.on_backup)
+        changed = self.keystore.loaded_sha256 != self.loaded_sha256
+        self.loaded_sha256 = self.keystore.loaded_sha256
+        return changed
 
     def load(self, on_backup=ON_BACKUP_FAIL):
         return self._keys
@@ -467,14 +473,17 @@ def plan_from_vault(source, destination, on_backup=ON_BACKUP_FAIL):
 
 
 def migrate_keys(source, destination, check_mode=False, allow_shared_mount=False, owner=None, group=None, mode=None,
-                 on_backup=ON_BACKUP_FAIL, before_write=None):
+                 on_backup=ON_BACKUP_FAIL, before_write=None, plan=None):
     """Copy the source's keys into the destination when either is a VaultKeystore. Returns (plan, result or None).
 
-    Vault destination: plan against the mount, then apply() (keys one by one, rolled back on failure).
+    Vault destination: plan against the mount (unless `plan`, plan_to_vault()'s for this source as it still is, is
+    given: apply() finds a key that appeared meanwhile, and checks the mount at the end), then apply() (keys one by
+    one, rolled back on failure).
     File destination: plan under the file's lock, then its atomic write (with owner, group, mode; `before_write(plan)`
     just before it), as plan.migrate does."""
     if isinstance(destination, VaultKeystore):
-        plan = plan_to_vault(source, destination, allow_shared_mount, on_backup)
+        if plan is None:
+            plan = plan_to_vault(source, destination, allow_shared_mount, on_backup)
         if check_mode or not plan.to_copy:
             return plan, None
         return plan, destination.apply(plan)
